@@ -1,0 +1,79 @@
+"""One warm "execution environment" of the local Lambda runtime (lambda/local/server.ts).
+
+Imports the handler once, like Lambda's Python runtime, then serves one invocation at a
+time. The protocol runs over two private descriptors (3: requests in, 4: responses out),
+one JSON object per line, so the handler's stdout/stderr stay what they are in Lambda: the
+function's log stream. Local only; not part of the deployed package.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+REQUEST_FD = 3
+RESPONSE_FD = 4
+LAMBDA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LocalContext:
+    """The subset of the Lambda context object the handler uses."""
+
+    def __init__(self, request_id, deadline_ms, function_name):
+        self.aws_request_id = request_id
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _send(channel, message):
+    channel.write(json.dumps(message, separators=(",", ":")) + "\n")
+    channel.flush()
+
+
+def _function_error(exc, prefix=""):
+    return {
+        "errorType": prefix + type(exc).__name__ if not prefix else prefix,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__),
+    }
+
+
+def main():
+    requests = os.fdopen(REQUEST_FD, "r", encoding="utf-8")
+    responses = os.fdopen(RESPONSE_FD, "w", encoding="utf-8")
+    sys.path.insert(0, LAMBDA_DIR)
+    init_error = None
+    handler = None
+    try:
+        from handler import handler  # noqa: E402  (imported once, like Lambda's runtime)
+    except Exception as exc:
+        init_error = _function_error(exc, "Runtime.ImportModuleError")
+        sys.stderr.write("".join(init_error["stackTrace"]))
+    _send(responses, {"ready": True, "pid": os.getpid()})
+    for line in requests:
+        request = json.loads(line)
+        reply = {"id": request["id"]}
+        if init_error is not None:
+            reply.update(ok=False, **init_error)
+        else:
+            context = LocalContext(request["requestId"], request["deadlineMs"], request["functionName"])
+            try:
+                payload = handler(request["event"], context)
+                reply.update(ok=True, payload=json.dumps(payload))
+            except Exception as exc:
+                reply.update(ok=False, **_function_error(exc))
+                sys.stderr.write("".join(reply["stackTrace"]))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _send(responses, reply)
+
+
+if __name__ == "__main__":
+    main()

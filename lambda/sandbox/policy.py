@@ -1,0 +1,192 @@
+"""What user code may do: the module allow-list, the restricted __import__, the audit hook.
+
+The restricted __import__ is the friendly layer (it gives the model a ModuleNotAllowed
+message it can act on). The audit hook is the enforcing one: PEP 578 events are raised by
+the interpreter itself at the point of use, so the hook holds however the code reached
+the capability (an attribute pivot such as `random._os`, `sys.modules`, `importlib`, a
+`__loader__`, the object graph).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Tuple
+
+
+class ModuleNotAllowed(ImportError):
+    """An import outside the allow-list (error type `ModuleNotAllowed` in the response)."""
+
+
+class OperationNotAllowed(PermissionError):
+    """A blocked capability (error type `OperationNotAllowed`).
+
+    A PermissionError (so an OSError): library code that expects a failing open or stat,
+    such as linecache, degrades gracefully instead of crashing.
+    """
+
+
+# Shown in tracebacks as the bare names the response's error type uses.
+ModuleNotAllowed.__module__ = "builtins"
+OperationNotAllowed.__module__ = "builtins"
+
+
+def module_not_allowed_message(name: str, allowed: Iterable[str]) -> str:
+    return (
+        f"import of '{name}' is not allowed in the sandbox; "
+        f"allowed modules: {', '.join(sorted(allowed))}"
+    )
+
+
+def make_restricted_import(original_import: Callable[..., Any], allowed: Iterable[str]) -> Callable[..., Any]:
+    """An __import__ that admits only the allow-list's top-level modules and their submodules.
+
+    Stops: `import os`, `from subprocess import run`, relative imports, with a message naming
+    the module and the allowed ones. Does not stop: reaching an already-imported module without
+    importing (e.g. `random._os`); the audit hook and the kernel layer handle those.
+    """
+    allowed_set = frozenset(allowed)
+
+    def restricted_import(name: Any, globals: Any = None, locals: Any = None, fromlist: Any = (), level: Any = 0) -> Any:
+        if type(name) is not str or type(level) is not int:
+            raise ModuleNotAllowed("import needs a plain module name")
+        if level != 0:
+            raise ModuleNotAllowed(module_not_allowed_message("." * level + name, allowed_set))
+        if name.partition(".")[0] not in allowed_set:
+            raise ModuleNotAllowed(module_not_allowed_message(name, allowed_set))
+        return original_import(name, globals, locals, fromlist, 0)
+
+    return restricted_import
+
+
+# Audit events refused outright. Names from the CPython audit events table (3.11 to 3.13).
+BLOCKED_EVENTS = frozenset(
+    {
+        "open",  # builtins.open, io.open, os.open, os.fdopen... any path, /proc/self/environ included
+        "subprocess.Popen",
+        "pty.spawn",
+        "_thread.start_new_thread",
+        "builtins.breakpoint",
+        "builtins.input",
+        "code.__new__",  # crafting bytecode, CodeType.replace
+        "function.__new__",
+        "object.__getattr__",  # __code__, f_code, tb_frame, gi_frame, cr_frame, ag_frame...
+        "object.__delattr__",
+        "sys._getframe",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.addaudithook",
+        "sys.unraisablehook",
+        "sys._debugmallocstats",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "gc.freeze",
+        "marshal.load",
+        "marshal.loads",
+        "marshal.dumps",
+        "pickle.find_class",
+        "mmap.__new__",
+        "webbrowser.open",
+        "ensurepip.bootstrap",
+    }
+)
+BLOCKED_PREFIXES: Tuple[str, ...] = (
+    "os.",  # system, exec*, spawn*, posix_spawn, fork, kill, killpg, listdir, remove, chdir, putenv...
+    "socket.",
+    "subprocess.",
+    "ctypes.",
+    "_ctypes.",
+    "shutil.",
+    "tempfile.",
+    "glob.",
+    "fcntl.",
+    "mmap.",
+    "resource.",
+    "signal.",
+    "sys.monitoring",
+    "cpython.run_",
+    "http.",
+    "urllib.",
+    "ftplib.",
+    "smtplib.",
+    "imaplib.",
+    "poplib.",
+    "nntplib.",
+    "telnetlib.",
+    "sqlite3.",
+    "syslog.",
+    "winreg.",
+    "msvcrt.",
+    "pdb.",
+    "shelve.",
+    "dbm.",
+)
+# Setting these rewires code or class identity; a refused setattr names the attribute.
+BLOCKED_SETATTR_NAMES = frozenset({"__code__", "__class__", "__bases__", "__globals__", "__builtins__"})
+_ALLOWED_CPYTHON_EVENTS = frozenset({"cpython._PySys_ClearAuditHooks"})
+
+
+def _describe(event: str) -> str:
+    if event == "open":
+        return "opening files is not allowed in the sandbox"
+    if event.startswith("socket.") or event.startswith(("http.", "urllib.", "ftplib.", "smtplib.")):
+        return "network access is not allowed in the sandbox"
+    if event in ("subprocess.Popen", "pty.spawn", "_thread.start_new_thread") or event.startswith(
+        ("os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.kill", "os.killpg")
+    ):
+        return f"starting or signalling processes and threads is not allowed in the sandbox ({event})"
+    if event.startswith(("os.putenv", "os.unsetenv")):
+        return "the environment is not available in the sandbox"
+    if event.startswith(("ctypes.", "_ctypes.")):
+        return "ctypes is not allowed in the sandbox"
+    return f"'{event}' is not allowed in the sandbox (files, network, processes, environment and interpreter internals are blocked)"
+
+
+def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any, ...]], None]:
+    """Build the PEP 578 hook that refuses capability events.
+
+    Stops, whichever Python path reached them: file opens (any path, /proc/self/environ
+    included), listing/changing the file system, sockets and every networking module, process
+    creation (subprocess, os.system, exec*, spawn*, posix_spawn, fork), signals, new threads,
+    ctypes, loading a module outside the allow-list, and the introspection escapes rely on
+    (frame and traceback objects, __code__, code/function construction, gc object walks,
+    tracing and profiling hooks, marshal/pickle code loading, adding another hook).
+    Does not stop: C code that makes a syscall without raising an event, or code that has
+    already corrupted the interpreter's memory; the kernel layer (seccomp) is for those.
+    Also does not bound CPU or memory (resource limits and the parent do).
+
+    The hook keeps no mutable state that user code could reach: its only inputs are
+    immutable sets captured here, and it refuses argument types it does not expect rather
+    than calling methods on them (a str subclass could otherwise run user code inside it).
+    """
+    allowed = frozenset(allowed_modules)
+
+    def audit_hook(event: str, args: Tuple[Any, ...]) -> None:
+        if event in BLOCKED_EVENTS:
+            raise OperationNotAllowed(_describe(event))
+        if event.startswith(BLOCKED_PREFIXES):
+            raise OperationNotAllowed(_describe(event))
+        if event == "import":
+            name = args[0] if args else None
+            if type(name) is not str or name.partition(".")[0] not in allowed:
+                raise ModuleNotAllowed(module_not_allowed_message(str.__str__(name) if type(name) is str else "?", allowed))
+            return
+        if event == "object.__setattr__":
+            name = args[1] if len(args) > 1 else None
+            if type(name) is not str or name in BLOCKED_SETATTR_NAMES:
+                raise OperationNotAllowed(f"setting '{name if type(name) is str else '?'}' is not allowed in the sandbox")
+            return
+        if event.startswith("cpython.") and event not in _ALLOWED_CPYTHON_EVENTS:
+            raise OperationNotAllowed(_describe(event))
+
+    return audit_hook
+
+
+def restricted_builtins(allowed_modules: Iterable[str]) -> Dict[str, Any]:
+    """A copy of the builtins whose __import__ is the restricted one (user code's globals)."""
+    import builtins
+
+    namespace = dict(builtins.__dict__)
+    namespace["__import__"] = make_restricted_import(builtins.__import__, allowed_modules)
+    return namespace
