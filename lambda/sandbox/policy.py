@@ -36,6 +36,15 @@ def module_not_allowed_message(name: str, allowed: Iterable[str]) -> str:
     )
 
 
+# Harmless modules that allowed modules import from C at call time (datetime.strftime imports
+# time, strptime imports _strptime...). C code imports through the running frame's
+# __import__, i.e. the restricted one, so they must pass it; all are pre-imported by the warm
+# parent, so the audit hook never sees them load. User code may import them too.
+INTERNAL_HELPER_MODULES = frozenset(
+    {"time", "_strptime", "calendar", "locale", "heapq", "bisect", "operator", "functools", "numbers", "unicodedata", "copy", "copyreg", "_datetime", "_decimal", "_pydecimal", "_json", "_random", "_heapq", "_bisect", "_operator", "_functools", "_string", "binascii", "_sha2", "_sha256", "_sha512", "_md5", "_sha1", "_sha3", "_blake2", "_hashlib", "_uuid", "_statistics", "_collections", "_collections_abc", "_locale", "encodings", "codecs"}
+)
+
+
 def make_restricted_import(original_import: Callable[..., Any], allowed: Iterable[str]) -> Callable[..., Any]:
     """An __import__ that admits only the allow-list's top-level modules and their submodules.
 
@@ -44,13 +53,14 @@ def make_restricted_import(original_import: Callable[..., Any], allowed: Iterabl
     importing (e.g. `random._os`); the audit hook and the kernel layer handle those.
     """
     allowed_set = frozenset(allowed)
+    importable = allowed_set | INTERNAL_HELPER_MODULES
 
     def restricted_import(name: Any, globals: Any = None, locals: Any = None, fromlist: Any = (), level: Any = 0) -> Any:
         if type(name) is not str or type(level) is not int:
             raise ModuleNotAllowed("import needs a plain module name")
         if level != 0:
             raise ModuleNotAllowed(module_not_allowed_message("." * level + name, allowed_set))
-        if name.partition(".")[0] not in allowed_set:
+        if name.partition(".")[0] not in importable:
             raise ModuleNotAllowed(module_not_allowed_message(name, allowed_set))
         return original_import(name, globals, locals, fromlist, 0)
 
@@ -161,26 +171,48 @@ def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any,
     than calling methods on them (a str subclass could otherwise run user code inside it).
     """
     allowed = frozenset(allowed_modules)
+    # Everything the hook consults is bound here, as closure constants: user code can
+    # rebind this module's globals (sys.modules['sandbox.policy'].BLOCKED_EVENTS = ...),
+    # but not the hook's own copies.
+    blocked_events, blocked_prefixes, blocked_setattr = BLOCKED_EVENTS, BLOCKED_PREFIXES, BLOCKED_SETATTR_NAMES
+    allowed_cpython, describe, refusal, module_refusal = _ALLOWED_CPYTHON_EVENTS, _describe, OperationNotAllowed, ModuleNotAllowed
+    message_for = module_not_allowed_message
+    exact_str = str
 
     def audit_hook(event: str, args: Tuple[Any, ...]) -> None:
-        if event in BLOCKED_EVENTS:
-            raise OperationNotAllowed(_describe(event))
-        if event.startswith(BLOCKED_PREFIXES):
-            raise OperationNotAllowed(_describe(event))
+        if event in blocked_events or event.startswith(blocked_prefixes):
+            raise refusal(describe(event))
         if event == "import":
             name = args[0] if args else None
-            if type(name) is not str or name.partition(".")[0] not in allowed:
-                raise ModuleNotAllowed(module_not_allowed_message(str.__str__(name) if type(name) is str else "?", allowed))
+            if type(name) is not exact_str or name.partition(".")[0] not in allowed:
+                raise module_refusal(message_for(name if type(name) is exact_str else "?", allowed))
             return
         if event == "object.__setattr__":
             name = args[1] if len(args) > 1 else None
-            if type(name) is not str or name in BLOCKED_SETATTR_NAMES:
-                raise OperationNotAllowed(f"setting '{name if type(name) is str else '?'}' is not allowed in the sandbox")
+            if type(name) is not exact_str or name in blocked_setattr:
+                raise refusal(f"setting '{name if type(name) is exact_str else '?'}' is not allowed in the sandbox")
             return
-        if event.startswith("cpython.") and event not in _ALLOWED_CPYTHON_EVENTS:
-            raise OperationNotAllowed(_describe(event))
+        if event.startswith("cpython.") and event not in allowed_cpython:
+            raise refusal(describe(event))
 
     return audit_hook
+
+
+class AllowListFinder:
+    """First entry of sys.meta_path in the child: a module outside the allow-list is refused
+    with ModuleNotAllowed before any finder looks at the file system (importlib.import_module,
+    __loader__ tricks and the real __import__ all pass through the finders)."""
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self._importable = frozenset(allowed) | INTERNAL_HELPER_MODULES
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if type(fullname) is not str or fullname.partition(".")[0] not in self._importable:
+            raise ModuleNotAllowed(module_not_allowed_message(fullname if type(fullname) is str else "?", self._importable - INTERNAL_HELPER_MODULES))
+        return None
+
+    def invalidate_caches(self) -> None:
+        return None
 
 
 def restricted_builtins(allowed_modules: Iterable[str]) -> Dict[str, Any]:

@@ -164,6 +164,7 @@ def install_audit_hook(allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
     if collections is not None:
         collections._sys = _SysWithoutFrames()  # type: ignore[attr-defined]
     builtins_namespace = policy.restricted_builtins(allowed_modules)
+    sys.meta_path.insert(0, policy.AllowListFinder(allowed_modules))
     sys.addaudithook(policy.make_audit_hook(allowed_modules))
     return builtins_namespace
 
@@ -206,7 +207,7 @@ def _format_traceback(exc: BaseException, source_lines: list) -> str:
     for line in buffer.getvalue().splitlines():
         stripped = line.strip()
         if line.startswith("  File "):
-            skipping = _SANDBOX_DIR in line
+            skipping = _is_sandbox_frame(line)
             if skipping:
                 continue
             out.append(line)
@@ -225,6 +226,15 @@ def _format_traceback(exc: BaseException, source_lines: list) -> str:
     return "\n".join(out)[-MAX_TRACEBACK_CHARS:]
 
 
+def _is_sandbox_frame(line: str) -> bool:
+    """A traceback entry of the sandbox's own modules (runner, policy), hidden from users."""
+    try:
+        file_name = line.split('"', 2)[1]
+    except IndexError:
+        return False
+    return os.path.dirname(os.path.realpath(file_name)) == os.path.realpath(_SANDBOX_DIR)
+
+
 def _safe_str(value: BaseException) -> str:
     try:
         return str(value)[:MAX_MESSAGE_CHARS]
@@ -239,6 +249,8 @@ def error_type_of(exc: BaseException) -> str:
         return "ModuleNotAllowed"
     if isinstance(exc, PermissionError):  # the audit hook's refusals and the kernel's EPERM
         return "OperationNotAllowed"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in _safe_str(exc):
+        return "OperationNotAllowed"  # the kernel filter refused clone (3.11 raises no audit event first)
     return type(exc).__name__
 
 
