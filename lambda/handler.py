@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 from sandbox import seccomp, warmup
 from sandbox.config import ConfigError, SandboxConfig, load_config
-from sandbox.executor import Execution, execute
+from sandbox.executor import Execution, execute, prepare_standby
 
 MAX_CODE_BYTES = 64 * 1024
 # Time kept back from Lambda's own deadline so the handler answers before Lambda kills it.
@@ -36,6 +36,8 @@ seccomp.prepare()
 # Objects that exist now are never collected again; a child's garbage collector then leaves
 # the parent's pages alone, so fork's copy-on-write copies less.
 gc.freeze()
+if _CONFIG is not None:  # the first child is prepared during the function's init phase
+    prepare_standby(_CONFIG.allowed_modules, _CONFIG.timeout_ms, _CONFIG.memory_mb, _CONFIG.max_output_bytes)
 
 _kernel_filter_warned = False
 
@@ -116,7 +118,9 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
         remaining = _remaining_ms(context)
         if remaining is not None:
             timeout_ms = max(1, min(timeout_ms, remaining - DEADLINE_MARGIN_MS))
-        execution = execute(code, timeout_ms, config.allowed_modules, config.memory_mb, config.max_output_bytes)
+        execution = execute(
+            code, timeout_ms, config.allowed_modules, config.memory_mb, config.max_output_bytes, config.timeout_ms
+        )
     duration_ms = (time.perf_counter() - started) * 1000
     if execution.kernel_filter_problem and not _kernel_filter_warned:
         _kernel_filter_warned = True

@@ -8,6 +8,7 @@ the kernel filter, and the audit hook last (it would refuse the set-up steps the
 from __future__ import annotations
 
 import ast
+import fcntl
 import io
 import json
 import os
@@ -20,6 +21,8 @@ from . import policy, seccomp
 
 USER_FILENAME = "<sandbox>"
 RESULT_FD = 3
+CODE_FD = 4
+CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code; nothing at all means "exit"
 NOBODY = 65534
 MAX_TRACEBACK_CHARS = 16384
 MAX_MESSAGE_CHARS = 4096
@@ -35,20 +38,18 @@ def start_own_process_group() -> None:
     os.setsid()
 
 
-def wire_descriptors(stdout_fd: int, stderr_fd: int, result_fd: int) -> None:
-    """Keep only stdin (/dev/null), the two output pipes and the result pipe; close the rest.
+def wire_descriptors(stdout_fd: int, stderr_fd: int, result_fd: int, code_fd: int) -> None:
+    """Keep only stdin (/dev/null), the output pipes, the result pipe and the code pipe.
 
     Stops: use of every descriptor inherited from the warm parent (the Lambda Runtime API
     connection, the local worker's protocol channel, log files). Does not stop opening new
     ones (the audit hook and the kernel filter do).
     """
-    import fcntl
-
     devnull = os.open(os.devnull, os.O_RDONLY)
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, stdout_fd, stderr_fd, result_fd)]
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, stdout_fd, stderr_fd, result_fd, code_fd)]
     for target, fd in enumerate(high):
         os.dup2(fd, target)
-    os.closerange(RESULT_FD + 1, 1 << 20)
+    os.closerange(CODE_FD + 1, 1 << 20)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(
         io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
@@ -63,8 +64,8 @@ def empty_environment() -> None:
 
     os.environ.clear() unsets libc's copy, but the original block the kernel placed on the
     stack (what /proc/self/environ shows, and where AWS_SECRET_ACCESS_KEY lives) stays in
-    memory; it is zeroed here through /proc/self/mem (env_start/env_end: fields 50/51 of
-    /proc/self/stat). Stops: reading credentials through os.environ, os.getenv, posix.environ
+    memory; it is zeroed here (memset on env_start..env_end, fields 50/51 of /proc/self/stat,
+    located once by the warm parent; /proc/self/mem as the fallback). Stops: reading credentials through os.environ, os.getenv, posix.environ
     or /proc/self/environ, even by code that bypasses Python. Does not stop: values the warm
     parent copied elsewhere in its heap (the handler copies none).
     """
@@ -72,13 +73,25 @@ def empty_environment() -> None:
 
     os.environ.clear()
     posix.environ.clear()
-    with open("/proc/self/stat", "rb") as stat_file:
-        fields = stat_file.read().rsplit(b")", 1)[1].split()
-    env_start, env_end = int(fields[47]), int(fields[48])  # fields 50 and 51, counted from 1
-    if 0 < env_start < env_end:
+    start, end = _ENVIRONMENT_BLOCK
+    if 0 < start < end and not seccomp.zero_memory(start, end - start):
         with open("/proc/self/mem", "r+b", buffering=0) as mem:
-            mem.seek(env_start)
-            mem.write(b"\0" * (env_end - env_start))
+            mem.seek(start)
+            mem.write(b"\0" * (end - start))
+
+
+def _environment_block() -> Tuple[int, int]:
+    """(env_start, env_end) from /proc/self/stat, fields 50 and 51; a forked child has the
+    same addresses, so the warm parent reads them once."""
+    try:
+        with open("/proc/self/stat", "rb") as stat_file:
+            fields = stat_file.read().rsplit(b")", 1)[1].split()
+        return int(fields[47]), int(fields[48])  # counted from field 3, after "(comm)"
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+_ENVIRONMENT_BLOCK = _environment_block()
 
 
 def enter_empty_directory(path: str) -> None:
@@ -172,8 +185,6 @@ def install_audit_hook(allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
 def forget_privileged_helpers() -> None:
     """Drop the child's references to ctypes so user code finds no loaded copy to pivot to."""
     seccomp.forget()
-    for name in [n for n in sys.modules if n == "ctypes" or n.startswith(("ctypes.", "_ctypes"))]:
-        del sys.modules[name]
 
 
 def compile_user_code(code: str) -> Tuple[Any, Optional[Any]]:
@@ -295,16 +306,34 @@ def _write_result(payload: Dict[str, Any]) -> None:
         data = data[written:]
 
 
+def receive_code() -> str:
+    """Wait for the code on the code pipe (the child is prepared before the request comes)."""
+    chunks = []
+    while True:
+        chunk = os.read(CODE_FD, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(CODE_FD)
+    message = b"".join(chunks)
+    if not message.startswith(CODE_MARKER):
+        os._exit(0)  # the parent dropped this prepared child without using it
+    return message[len(CODE_MARKER) :].decode("utf-8")
+
+
 def run_child(
-    code: str,
-    pipes: Tuple[int, int, int],
+    pipes: Tuple[int, int, int, int],
     allowed_modules: Tuple[str, ...],
     cpu_seconds: int,
     memory_mb: int,
     max_output_bytes: int,
     workdir: str,
 ) -> NoReturn:
-    """The child's whole life: set up every layer, run the code, report, exit. Never returns."""
+    """The child's whole life: set up every layer, wait for the code, run it, report, exit.
+
+    Every layer is in place before the code arrives, so the parent can fork the next child
+    ahead of the next request. Never returns.
+    """
     status = 0
     try:
         start_own_process_group()
@@ -312,22 +341,22 @@ def run_child(
         reseed_random_state()
         empty_environment()
         enter_empty_directory(workdir)
-        source_lines = code.splitlines()
-        try:
-            body, expr = compile_user_code(code)
-        except SyntaxError as exc:  # also ValueError for NUL bytes, RecursionError for nesting
-            _write_result({"ok": False, "result": None, "error": _syntax_error(exc), "resultTruncated": False})
-            os._exit(0)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
-            _write_result({"ok": False, "result": None, "error": error, "resultTruncated": False})
-            os._exit(0)
         set_resource_limits(cpu_seconds, memory_mb * 1024 * 1024)
         drop_privileges()
         kernel_filter = seccomp.install_syscall_filter(os.getpid())
         forget_privileged_helpers()
         builtins_namespace = install_audit_hook(allowed_modules)
-        outcome = run_user_code(body, expr, builtins_namespace, max_output_bytes, source_lines, memory_mb)
+        code = receive_code()
+        source_lines = code.splitlines()
+        try:
+            body, expr = compile_user_code(code)
+        except SyntaxError as exc:
+            outcome = {"ok": False, "result": None, "error": _syntax_error(exc), "resultTruncated": False}
+        except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+            error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
+            outcome = {"ok": False, "result": None, "error": error, "resultTruncated": False}
+        else:
+            outcome = run_user_code(body, expr, builtins_namespace, max_output_bytes, source_lines, memory_mb)
         outcome["kernelFilter"] = kernel_filter
         try:
             sys.stdout.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import struct
+import sys
 from typing import Dict, List, Optional, Tuple
 
 # linux/audit.h
@@ -154,20 +155,50 @@ def pack_filter(prog: List[Insn]) -> bytes:
     return b"".join(struct.pack("<HBBI", code, jt, jf, k) for code, jt, jf, k in prog)
 
 
-_prctl = None
+class _Prepared:
+    """libc calls and the packed program, made once in the warm parent (the child only
+    patches its pid into the program and calls prctl)."""
+
+    def __init__(self, arch: str) -> None:
+        import ctypes
+
+        self.ctypes = ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.prctl = libc.prctl
+        self.prctl.restype = ctypes.c_int
+        self.memset = ctypes.memset
+        # Build with a placeholder pid, remember where it sits, patch it per child.
+        self.program = bytearray(pack_filter(build_filter(arch, PID_PLACEHOLDER)))
+        self.pid_offsets = [
+            i * 8 + 4 for i, insn in enumerate(build_filter(arch, PID_PLACEHOLDER)) if insn[3] == PID_PLACEHOLDER
+        ]
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        self.buffer = ctypes.create_string_buffer(len(self.program))
+        self.fprog = SockFprog(len(self.program) // 8, ctypes.addressof(self.buffer))
+        self.module_names = [n for n in sys.modules if n == "ctypes" or n.startswith(("ctypes.", "_ctypes"))]
+
+
+PID_PLACEHOLDER = 0x7FFFFFF0
+_prepared: Optional[_Prepared] = None
 
 
 def prepare() -> None:
-    """Load libc's prctl once, in the warm parent (the child then needs no import)."""
-    global _prctl
-    if _prctl is not None or machine_arch() is None:
-        return
-    import ctypes
+    """Load libc's prctl and pack the filter once, in the warm parent."""
+    global _prepared
+    arch = machine_arch()
+    if _prepared is None and arch is not None:
+        _prepared = _Prepared(arch)
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl = libc.prctl
-    prctl.restype = ctypes.c_int
-    _prctl = (ctypes, prctl)
+
+def zero_memory(address: int, size: int) -> bool:
+    """memset(address, 0, size) in this process (the child's copy of the environment block)."""
+    if _prepared is None:
+        return False
+    _prepared.memset(address, 0, size)
+    return True
 
 
 def install_syscall_filter(own_pid: int) -> Optional[str]:
@@ -183,28 +214,28 @@ def install_syscall_filter(own_pid: int) -> Optional[str]:
     kernel bugs in the syscalls still allowed. Returns None when installed, else the reason
     it could not be (the caller logs it once; the other layers still hold).
     """
-    arch = machine_arch()
-    if arch is None:
+    if machine_arch() is None:
         return f"unsupported architecture {platform.machine()!r}"
     prepare()
-    if _prctl is None:
+    prepared = _prepared
+    if prepared is None:
         return "prctl unavailable"
-    ctypes, prctl = _prctl
-    program = pack_filter(build_filter(arch, own_pid))
-    buffer = ctypes.create_string_buffer(program, len(program))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return f"PR_SET_NO_NEW_PRIVS failed (errno {ctypes.get_errno()})"
-    if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        return f"PR_SET_SECCOMP failed (errno {ctypes.get_errno()})"
+    program = prepared.program
+    for offset in prepared.pid_offsets:
+        struct.pack_into("<I", program, offset, own_pid)
+    prepared.buffer.raw = bytes(program)
+    if prepared.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return f"PR_SET_NO_NEW_PRIVS failed (errno {prepared.ctypes.get_errno()})"
+    if prepared.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prepared.ctypes.byref(prepared.fprog), 0, 0) != 0:
+        return f"PR_SET_SECCOMP failed (errno {prepared.ctypes.get_errno()})"
     return None
 
 
 def forget() -> None:
-    """Drop this module's references to ctypes in the child once the filter is installed."""
-    global _prctl
-    _prctl = None
+    """Drop every reference to ctypes in the child once the filter is installed, so user code
+    finds no loaded copy to pivot to (re-importing it is refused)."""
+    global _prepared
+    names = _prepared.module_names if _prepared is not None else []
+    _prepared = None
+    for name in names:
+        sys.modules.pop(name, None)

@@ -575,6 +575,33 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
     });
   });
 
+  it("environment layer: the child's OS-level environment block (/proc/self/environ) holds no secret", () => {
+    const script = `
+import os, sys
+sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
+from sandbox import runner, seccomp
+seccomp.prepare()
+before = open("/proc/self/environ", "rb").read()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    runner.empty_environment()
+    raw = open("/proc/self/environ", "rb").read()
+    os.write(w, b"child:" + raw.replace(b"\\0", b"") + b"|" + repr(dict(os.environ)).encode())
+    os._exit(0)
+os.close(w)
+os.waitpid(pid, 0)
+print((b"parent:" + before.replace(b"\\0", b" ") + b"\\n" + os.read(r, 100000)).decode())
+`;
+    const out = execFileSync(python, ["-c", script], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, ...CANARY },
+    });
+    const [parent, child] = out.split("\n");
+    expect(parent).toContain(CANARY.AWS_SECRET_ACCESS_KEY); // it was there to steal
+    expect(child).toBe("child:|{}");
+  });
+
   it("kernel layer: the seccomp filter alone refuses sockets, processes, exec and file writes", () => {
     const script = `
 import os, sys, json, socket
