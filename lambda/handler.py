@@ -33,6 +33,9 @@ except ConfigError as exc:
 # forked child starts with them and the audit hook never needs to admit an import.
 warmup.warm(_CONFIG.allowed_modules if _CONFIG else ())
 seccomp.prepare()
+# The parent keeps the function's credentials in its environment: make it unreadable through
+# /proc/<pid>/ to any other process of the same uid (the children, in Lambda).
+seccomp.make_undumpable()
 # Objects that exist now are never collected again; a child's garbage collector then leaves
 # the parent's pages alone, so fork's copy-on-write copies less.
 gc.freeze()

@@ -26,6 +26,8 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 EPERM = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
+PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
 SECCOMP_MODE_FILTER = 2
 
 # linux/filter.h (classic BPF opcodes)
@@ -193,6 +195,14 @@ def prepare() -> None:
         _prepared = _Prepared(arch)
 
 
+def make_undumpable() -> bool:
+    """PR_SET_DUMPABLE 0: /proc/<pid>/environ, /mem and ptrace of this process become
+    root-only, so another process of the same uid (a sandbox child in Lambda, where there is
+    no uid to drop to) cannot read the credentials in the warm parent's environment."""
+    prepare()
+    return _prepared is not None and _prepared.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+
+
 def zero_memory(address: int, size: int) -> bool:
     """memset(address, 0, size) in this process (the child's copy of the environment block)."""
     if _prepared is None:
@@ -224,6 +234,7 @@ def install_syscall_filter(own_pid: int) -> Optional[str]:
     for offset in prepared.pid_offsets:
         struct.pack_into("<I", program, offset, own_pid)
     prepared.buffer.raw = bytes(program)
+    prepared.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # siblings cannot read this child either
     if prepared.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return f"PR_SET_NO_NEW_PRIVS failed (errno {prepared.ctypes.get_errno()})"
     if prepared.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prepared.ctypes.byref(prepared.fprog), 0, 0) != 0:

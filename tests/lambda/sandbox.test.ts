@@ -602,6 +602,17 @@ print((b"parent:" + before.replace(b"\\0", b" ") + b"\\n" + os.read(r, 100000)).
     expect(child).toBe("child:|{}");
   });
 
+  it("warm parent layer: the handler's process is not dumpable, so /proc/<pid>/environ is root-only", () => {
+    const script = `
+import sys, io, contextlib, ctypes
+sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
+with contextlib.redirect_stdout(io.StringIO()):
+    import handler
+print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
+`;
+    expect(execFileSync(python, ["-c", script], { encoding: "utf8" }).trim()).toBe("0");
+  });
+
   it("kernel layer: the seccomp filter alone refuses sockets, processes, exec and file writes", () => {
     const script = `
 import os, sys, json, socket
