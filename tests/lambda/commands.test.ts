@@ -1,0 +1,79 @@
+/** The README's sandbox commands: `npm run sandbox` and `npm run bench:sandbox` work as shown. */
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import path from "node:path";
+
+const ROOT = path.join(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+describe("npm run sandbox (lambda/local/cli.ts)", () => {
+  it("prints usage with every flag and its default for --help", () => {
+    const out = execFileSync(TSX, ["lambda/local/cli.ts", "--help"], { cwd: ROOT, encoding: "utf8" });
+    for (const text of ["--port N", "default 9001", "--workers N", "--python PATH", "Example:"])
+      expect(out).toContain(text);
+  });
+
+  it("refuses an unknown flag with exit code 2 and a pointer to --help", () => {
+    let status = 0;
+    let stderr = "";
+    try {
+      execFileSync(TSX, ["lambda/local/cli.ts", "--bogus", "1"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: "pipe",
+      });
+    } catch (err) {
+      status = (err as { status: number }).status;
+      stderr = String((err as { stderr: string }).stderr);
+    }
+    expect(status).toBe(2);
+    expect(stderr).toContain("--help");
+  });
+
+  it("serves invocations on the port it prints", async () => {
+    const cli: ChildProcess = spawn(TSX, ["lambda/local/cli.ts", "--port", "0", "--workers", "1"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        cli.stdout!.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /local sandbox: (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        cli.on("exit", (code) => reject(new Error(`cli exited with ${code}`)));
+      });
+      const res = await fetch(`${url}/2015-03-31/functions/co-intelligence-code-executor/invocations`, {
+        method: "POST",
+        body: JSON.stringify({ code: "print(25 * 47)" }),
+      });
+      expect(await res.json()).toMatchObject({ ok: true, stdout: "1175\n" });
+    } finally {
+      cli.kill("SIGTERM");
+    }
+  });
+});
+
+describe("npm run bench:sandbox (bench/sandbox.ts)", () => {
+  it("prints the figures and ratios as JSON with --json", () => {
+    const out = JSON.parse(
+      execFileSync(TSX, ["bench/sandbox.ts", "--runs", "10", "--json"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 55000,
+      }),
+    );
+    for (const key of [
+      "handlerPrintP50",
+      "handlerPrintP95",
+      "overheadP50",
+      "freshPythonP50",
+      "heavyHandlerP50",
+      "heavyExecP50",
+    ])
+      expect(out.figures[key]).toBeGreaterThan(0);
+    expect(Object.keys(out.ratios)).toEqual(["overheadVsFreshPython", "computeHandlerVsExec"]);
+    expect(Object.keys(out.targets)).toHaveLength(3);
+  }, 60000);
+});
