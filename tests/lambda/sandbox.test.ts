@@ -473,6 +473,12 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
       code("import time\ntime.sleep(10)", 500),
       sane,
       code("print('x' * 5000)\nimport sys"),
+      code("import uuid\nprint('bye')\nuuid.os._exit(3)"),
+      sane,
+      code('import uuid\nuuid.os.write(3, b"not json")'),
+      sane,
+      code('import uuid\nuuid.sys.modules["signal"].raise_signal(11)'),
+      sane,
     ];
     beforeAll(() => {
       results = runBatch(python, events, env);
