@@ -167,3 +167,42 @@ describe("local runtime with a bad SANDBOX_* value", () => {
     }
   });
 });
+
+describe("local runtime limits and start-up errors", () => {
+  it("throttles with TooManyRequestsException once its bounded queue is full", async () => {
+    const small = await startLocalSandbox({ workers: 1, maxQueue: 1, log: () => undefined });
+    const client = new LambdaClient({
+      endpoint: small.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      maxAttempts: 1,
+    });
+    try {
+      const calls = [1, 2, 3, 4].map((n) =>
+        client
+          .send(
+            new InvokeCommand({
+              FunctionName: FUNCTION,
+              Payload: Buffer.from(JSON.stringify({ code: `import time\ntime.sleep(0.3)\nprint(${n})` })),
+            }),
+          )
+          .then(
+            (out) => decode(out.Payload).stdout,
+            (err: Error) => err.name,
+          ),
+      );
+      const outcomes = await Promise.all(calls);
+      expect(outcomes.filter((o) => o === "TooManyRequestsException")).toHaveLength(2);
+      expect(outcomes.filter((o) => typeof o === "string" && o.endsWith("\n"))).toHaveLength(2);
+    } finally {
+      client.destroy();
+      await small.close();
+    }
+  });
+
+  it("rejects with the interpreter it could not start and how to fix it", async () => {
+    await expect(startLocalSandbox({ python: "/nonexistent/python3", log: () => undefined })).rejects.toThrow(
+      /--python/,
+    );
+  });
+});
