@@ -198,21 +198,30 @@ def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any,
     return audit_hook
 
 
-class AllowListFinder:
-    """First entry of sys.meta_path in the child: a module outside the allow-list is refused
-    with ModuleNotAllowed before any finder looks at the file system (importlib.import_module,
-    __loader__ tricks and the real __import__ all pass through the finders)."""
+def make_allow_list_finder(allowed_modules: Iterable[str]) -> Any:
+    """A finder for the front of sys.meta_path in the child: a module outside the allow-list is
+    refused with ModuleNotAllowed before any finder looks at the file system
+    (importlib.import_module, __loader__ tricks and the real __import__ pass through the
+    finders, and importlib's pure-Python path raises no "import" audit event).
 
-    def __init__(self, allowed: Iterable[str]) -> None:
-        self._importable = frozenset(allowed) | INTERNAL_HELPER_MODULES
+    Stops: loading a module outside the allow-list through the import system. Does not stop:
+    user code removing it from sys.meta_path; the path finders then fail anyway, because
+    listing directories and opening files are refused by the audit hook.
+    """
+    allowed = frozenset(allowed_modules)
+    importable = allowed | INTERNAL_HELPER_MODULES
+    refusal, message_for, exact_str = ModuleNotAllowed, module_not_allowed_message, str
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if type(fullname) is not str or fullname.partition(".")[0] not in self._importable:
-            raise ModuleNotAllowed(module_not_allowed_message(fullname if type(fullname) is str else "?", self._importable - INTERNAL_HELPER_MODULES))
+    def find_spec(fullname: Any, path: Any = None, target: Any = None) -> None:
+        if type(fullname) is not exact_str or fullname.partition(".")[0] not in importable:
+            raise refusal(message_for(fullname if type(fullname) is exact_str else "?", allowed))
         return None
 
-    def invalidate_caches(self) -> None:
+    def invalidate_caches() -> None:
         return None
+
+    # A class with only static methods that close over the sets: no attribute to widen.
+    return type("AllowListFinder", (), {"find_spec": staticmethod(find_spec), "invalidate_caches": staticmethod(invalidate_caches), "__slots__": ()})()
 
 
 def restricted_builtins(allowed_modules: Iterable[str]) -> Dict[str, Any]:

@@ -177,7 +177,7 @@ def install_audit_hook(allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
     if collections is not None:
         collections._sys = _SysWithoutFrames()  # type: ignore[attr-defined]
     builtins_namespace = policy.restricted_builtins(allowed_modules)
-    sys.meta_path.insert(0, policy.AllowListFinder(allowed_modules))
+    sys.meta_path.insert(0, policy.make_allow_list_finder(allowed_modules))
     sys.addaudithook(policy.make_audit_hook(allowed_modules))
     return builtins_namespace
 
@@ -265,10 +265,22 @@ def error_type_of(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def describe_error(exc: BaseException, source_lines: list, memory_mb: int) -> Dict[str, Any]:
+def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) -> Optional[str]:
+    """The module name of an ImportError for a module outside the allow-list (however the
+    import was attempted: the finders fail to find it because the file system is closed)."""
+    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    if type(name) is str and name.partition(".")[0] not in allowed_modules and name.partition(".")[0] not in policy.INTERNAL_HELPER_MODULES:
+        return name
+    return None
+
+
+def describe_error(exc: BaseException, source_lines: list, memory_mb: int, allowed_modules: Tuple[str, ...] = ()) -> Dict[str, Any]:
     kind = error_type_of(exc)
+    refused_module = _outside_allow_list(exc, allowed_modules) if kind not in ("ModuleNotAllowed",) else None
     if kind == "MemoryLimit":
         message = f"the code exceeded the sandbox memory limit ({memory_mb} MB)"
+    elif refused_module is not None:
+        kind, message = "ModuleNotAllowed", policy.module_not_allowed_message(refused_module, allowed_modules)
     else:
         message = _safe_str(exc)
     try:
@@ -278,7 +290,15 @@ def describe_error(exc: BaseException, source_lines: list, memory_mb: int) -> Di
     return {"type": kind, "message": message, "traceback": trace}
 
 
-def run_user_code(body: Any, expr: Optional[Any], builtins_namespace: Dict[str, Any], max_repr: int, source_lines: list, memory_mb: int) -> Dict[str, Any]:
+def run_user_code(
+    body: Any,
+    expr: Optional[Any],
+    builtins_namespace: Dict[str, Any],
+    max_repr: int,
+    source_lines: list,
+    memory_mb: int,
+    allowed_modules: Tuple[str, ...] = (),
+) -> Dict[str, Any]:
     """Execute the compiled code; return {ok, result, error, resultTruncated}."""
     namespace: Dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins_namespace}
     result: Optional[str] = None
@@ -293,9 +313,9 @@ def run_user_code(body: Any, expr: Optional[Any], builtins_namespace: Dict[str, 
                     result, truncated = result[:max_repr], True
     except SystemExit as stop:
         if stop.code not in (None, 0):
-            return {"ok": False, "result": None, "error": describe_error(stop, source_lines, memory_mb), "resultTruncated": False}
+            return {"ok": False, "result": None, "error": describe_error(stop, source_lines, memory_mb, allowed_modules), "resultTruncated": False}
     except BaseException as exc:  # user code's errors are values, never exceptions escaping
-        return {"ok": False, "result": None, "error": describe_error(exc, source_lines, memory_mb), "resultTruncated": False}
+        return {"ok": False, "result": None, "error": describe_error(exc, source_lines, memory_mb, allowed_modules), "resultTruncated": False}
     return {"ok": True, "result": result, "error": None, "resultTruncated": truncated}
 
 
@@ -356,7 +376,7 @@ def run_child(
             error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
             outcome = {"ok": False, "result": None, "error": error, "resultTruncated": False}
         else:
-            outcome = run_user_code(body, expr, builtins_namespace, max_output_bytes, source_lines, memory_mb)
+            outcome = run_user_code(body, expr, builtins_namespace, max_output_bytes, source_lines, memory_mb, allowed_modules)
         outcome["kernelFilter"] = kernel_filter
         try:
             sys.stdout.flush()

@@ -197,6 +197,11 @@ const ESCAPES: Array<[string, string, string]> = [
   ],
   ["import machinery", "eval of __import__", "eval(\"__import__('os').system('touch MARKER')\")"],
   ["import machinery", "relative import", "from . import os"],
+  [
+    "import machinery",
+    "importlib after removing the allow-list finder",
+    'import uuid\ns = uuid.sys\ns.meta_path[:] = [f for f in s.meta_path if type(f).__name__ != "AllowListFinder"]\ns.modules["importlib"].import_module("subprocess").run(["touch", "MARKER"])',
+  ],
   ["ctypes", "import ctypes", "import ctypes\nctypes.CDLL(None).system(b'touch MARKER')"],
   [
     "ctypes",
