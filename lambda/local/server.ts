@@ -83,7 +83,15 @@ class Worker {
         while ((newline = this.buffer.indexOf("\n")) >= 0) {
           const line = this.buffer.slice(0, newline);
           this.buffer = this.buffer.slice(newline + 1);
-          const message = JSON.parse(line) as { ready?: boolean } & InvokeOutcome;
+          let message: { ready?: boolean } & InvokeOutcome;
+          try {
+            message = JSON.parse(line) as { ready?: boolean } & InvokeOutcome;
+          } catch {
+            // A broken protocol line means a broken worker: replace it (its exit answers the job).
+            pool.log(`sandbox worker ${this.process.pid} wrote an unreadable protocol line; restarting it`);
+            this.process.kill("SIGKILL");
+            return;
+          }
           if (message.ready) {
             started = true;
             resolve();
