@@ -624,6 +624,27 @@ print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
     expect(execFileSync(python, ["-c", script], { encoding: "utf8" }).trim()).toBe("0");
   });
 
+  it("still runs on the other layers when the kernel refuses the filter, and logs that once", () => {
+    // The refusal is simulated (this kernel accepts the filter); everything else is real.
+    const script = `
+import sys, json
+sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
+from sandbox import seccomp
+seccomp.install_syscall_filter = lambda pid: "PR_SET_SECCOMP failed (errno 22)"
+import handler
+a = handler.handler({"code": "print(25 * 47)"})
+b = handler.handler({"code": "import random\\nrandom._os.system('true')"})
+print(json.dumps([a, b]))
+`;
+    const lines = execFileSync(python, ["-c", script], { encoding: "utf8" }).trim().split("\n");
+    const [a, b] = JSON.parse(lines.pop()!) as SandboxResponse[];
+    expect(a).toMatchObject({ ok: true, stdout: "1175\n" });
+    expect(b!.error?.type).toBe("OperationNotAllowed");
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "WARN");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].reason).toContain("PR_SET_SECCOMP");
+  });
+
   it("kernel layer: the seccomp filter alone refuses sockets, processes, exec and file writes", () => {
     const script = `
 import os, sys, json, socket
