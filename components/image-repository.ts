@@ -1,0 +1,102 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { BaseTags, componentTags } from "./tags";
+
+/** The ECR repository the backend image is pushed to. */
+export interface ImageRepositoryArgs {
+  /** Project and stack tags; `component: image-repository` is added. Required. */
+  tags: BaseTags;
+  /** Repository name. Default: `co-intelligence-backend`. */
+  name?: string;
+  /** How many images the lifecycle policy keeps (newest first). Default: 20. */
+  keepImages?: number;
+  /** Days after which untagged images (failed pushes) are expired. Default: 7. */
+  untaggedDays?: number;
+  /** KMS key ARN for encryption at rest. Default: unset, AES-256 with ECR's own key. */
+  kmsKeyArn?: pulumi.Input<string>;
+}
+
+/**
+ * ECR repository with immutable tags (a tag always means the same image, so a rollout can
+ * be undone by tag), scan on push, encryption at rest and a lifecycle policy.
+ */
+export class ImageRepository extends pulumi.ComponentResource {
+  public readonly repositoryName: pulumi.Output<string>;
+  public readonly repositoryUrl: pulumi.Output<string>;
+  public readonly repositoryArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ImageRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("co-intelligence:components:ImageRepository", name, {}, opts);
+    const repositoryName = args.name ?? "co-intelligence-backend";
+    const keepImages = args.keepImages ?? 20;
+    const untaggedDays = args.untaggedDays ?? 7;
+    const tags = componentTags(args.tags, "image-repository");
+
+    if (!Number.isInteger(keepImages) || keepImages < 1) {
+      throw new Error(
+        `ImageRepository ${name}: keepImages must be a positive whole number, got ${keepImages}`,
+      );
+    }
+
+    const repository = new aws.ecr.Repository(
+      `${name}-repository`,
+      {
+        name: repositoryName,
+        imageTagMutability: "IMMUTABLE",
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfigurations: [
+          args.kmsKeyArn === undefined
+            ? { encryptionType: "AES256" }
+            : { encryptionType: "KMS", kmsKey: args.kmsKeyArn },
+        ],
+        // Refuse to delete a repository that still holds images: `pulumi destroy` stops there.
+        forceDelete: false,
+        tags,
+      },
+      { parent: this },
+    );
+
+    new aws.ecr.LifecyclePolicy(
+      `${name}-lifecycle`,
+      {
+        repository: repository.name,
+        policy: pulumi.jsonStringify(lifecyclePolicy(keepImages, untaggedDays)),
+      },
+      { parent: this },
+    );
+
+    this.repositoryName = repository.name;
+    this.repositoryUrl = repository.repositoryUrl;
+    this.repositoryArn = repository.arn;
+    this.registerOutputs({
+      repositoryName: this.repositoryName,
+      repositoryUrl: this.repositoryUrl,
+      repositoryArn: this.repositoryArn,
+    });
+  }
+}
+
+/** Expire untagged images after a few days; keep only the newest `keepImages` images. */
+export function lifecyclePolicy(keepImages: number, untaggedDays: number): object {
+  return {
+    rules: [
+      {
+        rulePriority: 1,
+        description: `Expire untagged images after ${untaggedDays} days`,
+        selection: {
+          tagStatus: "untagged",
+          countType: "sinceImagePushed",
+          countUnit: "days",
+          countNumber: untaggedDays,
+        },
+        action: { type: "expire" },
+      },
+      {
+        rulePriority: 2,
+        description: `Keep the last ${keepImages} images`,
+        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
+        action: { type: "expire" },
+      },
+    ],
+  };
+}

@@ -1,0 +1,313 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { IsolatedNetwork } from "./isolated-network";
+import { BaseTags, componentTags } from "./tags";
+
+/** The directory holding `handler.py` and the `sandbox/` package. */
+export const LAMBDA_DIR = path.join(__dirname, "..", "lambda");
+
+/** The sandbox Lambda, attached to a network it cannot leave. */
+export interface SandboxFunctionArgs {
+  /** Project and stack tags; `component: sandbox-function` is added. Required. */
+  tags: BaseTags;
+  /** Function name. Default: `co-intelligence-code-executor`. */
+  name?: string;
+  /** Function memory in MB. Default: 512. */
+  memoryMb?: number;
+  /** Function timeout in seconds; above the sandbox limit so a Timeout is answered. Default: 35. */
+  timeoutSeconds?: number;
+  /** `SANDBOX_ALLOWED_MODULES`. Default: the contract's 15 modules (the handler's own default). */
+  allowedModules?: string[];
+  /** `SANDBOX_TIMEOUT_MS`: user code's wall-clock limit. Default: 30000. */
+  sandboxTimeoutMs?: number;
+  /** `SANDBOX_MAX_OUTPUT_BYTES`: cap of stdout and of stderr. Default: 65536. */
+  maxOutputBytes?: number;
+  /** `SANDBOX_MEMORY_MB`: user code's memory cap. Default: memoryMb - 64 (room for the warm parent). */
+  sandboxMemoryMb?: number;
+  /** Reserved concurrency. Default: unset (young accounts reject any reservation); 0 is refused. */
+  reservedConcurrency?: number;
+  /** Retention of the function's log group, in days. Default: 30. */
+  logRetentionDays?: number;
+  /** Name of the function's own log group. Default: `/co-intelligence/<stack>/sandbox`. */
+  logGroupName?: string;
+  /** Existing private subnets to attach to instead of a new isolated VPC. Default: unset. */
+  subnetIds?: pulumi.Input<string>[];
+  /** Security groups for existing subnets. Default: a new group with no rules in `vpcId`. */
+  securityGroupIds?: pulumi.Input<string>[];
+  /** VPC of `subnetIds`, where the closed security group is created. Default: unset. */
+  vpcId?: pulumi.Input<string>;
+  /** Address block of the isolated VPC. Default: `10.42.0.0/16`. */
+  vpcCidr?: string;
+  /** Availability zones (subnets) of the isolated VPC. Default: 2. */
+  availabilityZoneCount?: number;
+  /** Directory with `handler.py` and `sandbox/`. Default: this repository's `lambda/`. */
+  codeDir?: string;
+}
+
+/**
+ * The code execution sandbox: the Python handler of `lambda/` on Python 3.13/arm64, its
+ * own log group, an execution role that can only write there and manage its ENIs, and no
+ * network egress. It has no resource policy and no function URL: only principals granted
+ * `lambda:InvokeFunction` (see InvokeAccess) can call it.
+ */
+export class SandboxFunction extends pulumi.ComponentResource {
+  public readonly functionName: pulumi.Output<string>;
+  public readonly functionArn: pulumi.Output<string>;
+  public readonly roleArn: pulumi.Output<string>;
+  public readonly logGroupName: pulumi.Output<string>;
+  public readonly subnetIds: pulumi.Output<string[]>;
+  public readonly securityGroupIds: pulumi.Output<string[]>;
+  public readonly vpcId: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: SandboxFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("co-intelligence:components:SandboxFunction", name, {}, opts);
+    const functionName = args.name ?? "co-intelligence-code-executor";
+    const memoryMb = args.memoryMb ?? 512;
+    const timeoutSeconds = args.timeoutSeconds ?? 35;
+    const allowedModules = args.allowedModules ?? DEFAULT_MODULES;
+    const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
+    const maxOutputBytes = args.maxOutputBytes ?? 65536;
+    const sandboxMemoryMb = args.sandboxMemoryMb ?? Math.max(64, memoryMb - 64);
+    const reservedConcurrency = args.reservedConcurrency;
+    const logRetentionDays = args.logRetentionDays ?? 30;
+    const logGroupName = args.logGroupName ?? `/co-intelligence/${args.tags.stack}/sandbox`;
+    const codeDir = args.codeDir ?? LAMBDA_DIR;
+    const tags = componentTags(args.tags, "sandbox-function");
+
+    if (reservedConcurrency !== undefined && reservedConcurrency < 1) {
+      throw new Error(
+        `SandboxFunction ${name}: reservedConcurrency ${reservedConcurrency} would disable the function ` +
+          "(every invoke throttled); leave it unset or give a positive number",
+      );
+    }
+    if (timeoutSeconds * 1000 <= sandboxTimeoutMs) {
+      throw new Error(
+        `SandboxFunction ${name}: timeoutSeconds (${timeoutSeconds}) must exceed the sandbox limit (${sandboxTimeoutMs} ms)`,
+      );
+    }
+    if (sandboxMemoryMb >= memoryMb) {
+      throw new Error(
+        `SandboxFunction ${name}: sandboxMemoryMb (${sandboxMemoryMb}) must be below memoryMb (${memoryMb})`,
+      );
+    }
+
+    // The network: an isolated VPC unless existing subnets are given.
+    let subnetIds: pulumi.Output<string[]>;
+    let securityGroupIds: pulumi.Output<string[]>;
+    let vpcId: pulumi.Output<string | undefined>;
+    if (args.subnetIds === undefined) {
+      const network = new IsolatedNetwork(
+        `${name}-net`,
+        { tags: args.tags, cidrBlock: args.vpcCidr, availabilityZoneCount: args.availabilityZoneCount },
+        { parent: this },
+      );
+      subnetIds = pulumi.all(network.subnetIds);
+      securityGroupIds = pulumi.all([network.securityGroupId]);
+      vpcId = network.vpcId;
+    } else {
+      subnetIds = pulumi.all(args.subnetIds);
+      vpcId = pulumi.output(args.vpcId);
+      if (args.securityGroupIds !== undefined) {
+        securityGroupIds = pulumi.all(args.securityGroupIds);
+      } else {
+        if (args.vpcId === undefined) {
+          throw new Error(
+            `SandboxFunction ${name}: subnetIds needs vpcId (for a closed security group) or securityGroupIds`,
+          );
+        }
+        // Same rule as in the isolated network: explicit empty lists, or AWS adds allow-all egress.
+        const securityGroup = new aws.ec2.SecurityGroup(
+          `${name}-function-sg`,
+          {
+            vpcId: args.vpcId,
+            description: "Sandbox function: no ingress, no egress",
+            ingress: [],
+            egress: [],
+            revokeRulesOnDelete: true,
+            tags: { ...tags, Name: `${name}-function` },
+          },
+          { parent: this },
+        );
+        securityGroupIds = pulumi.all([securityGroup.id]);
+      }
+    }
+
+    // A new log group: the original setup's `/aws/lambda/<name>` group may already exist, and
+    // creating that name would clash; the function's logging config points here instead.
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: logGroupName, retentionInDays: logRetentionDays, tags },
+      { parent: this },
+    );
+
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description: `Execution role of the ${functionName} sandbox function`,
+        assumeRolePolicy: pulumi.jsonStringify(lambdaTrustPolicy()),
+        tags,
+      },
+      { parent: this },
+    );
+    const rolePolicy = new aws.iam.RolePolicy(
+      `${name}-role-policy`,
+      { role: role.id, policy: pulumi.jsonStringify(executionPolicy(logGroup.arn)) },
+      { parent: this },
+    );
+
+    const fn = new aws.lambda.Function(
+      `${name}-function`,
+      {
+        name: functionName,
+        description: "Co-Intelligence code sandbox: runs model-written Python with no network",
+        runtime: "python3.13",
+        architectures: ["arm64"],
+        handler: "handler.handler",
+        code: sandboxCodeArchive(codeDir),
+        memorySize: memoryMb,
+        timeout: timeoutSeconds,
+        role: role.arn,
+        reservedConcurrentExecutions: reservedConcurrency,
+        environment: {
+          variables: sandboxEnvironment({
+            allowedModules,
+            sandboxTimeoutMs,
+            maxOutputBytes,
+            sandboxMemoryMb,
+          }),
+        },
+        loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+        vpcConfig: { subnetIds, securityGroupIds },
+        tags,
+      },
+      // The role's policy must exist before Lambda validates the ENI permissions at creation.
+      { parent: this, dependsOn: [rolePolicy, logGroup] },
+    );
+
+    this.functionName = fn.name;
+    this.functionArn = fn.arn;
+    this.roleArn = role.arn;
+    this.logGroupName = logGroup.name;
+    this.subnetIds = subnetIds;
+    this.securityGroupIds = securityGroupIds;
+    this.vpcId = vpcId;
+    this.registerOutputs({
+      functionName: this.functionName,
+      functionArn: this.functionArn,
+      roleArn: this.roleArn,
+      logGroupName: this.logGroupName,
+      subnetIds: this.subnetIds,
+      securityGroupIds: this.securityGroupIds,
+      vpcId: this.vpcId,
+    });
+  }
+}
+
+const DEFAULT_MODULES = [
+  "math",
+  "json",
+  "datetime",
+  "random",
+  "statistics",
+  "re",
+  "collections",
+  "itertools",
+  "string",
+  "decimal",
+  "fractions",
+  "uuid",
+  "hashlib",
+  "base64",
+  "textwrap",
+];
+
+/** The contract's SANDBOX_* variables, in the format lambda/sandbox/config.py parses. */
+export function sandboxEnvironment(limits: {
+  allowedModules: string[];
+  sandboxTimeoutMs: number;
+  maxOutputBytes: number;
+  sandboxMemoryMb: number;
+}): Record<string, string> {
+  return {
+    SANDBOX_ALLOWED_MODULES: limits.allowedModules.join(","),
+    SANDBOX_TIMEOUT_MS: String(limits.sandboxTimeoutMs),
+    SANDBOX_MAX_OUTPUT_BYTES: String(limits.maxOutputBytes),
+    SANDBOX_MEMORY_MB: String(limits.sandboxMemoryMb),
+  };
+}
+
+/**
+ * The files the function ships: `handler.py` and every `.py` file of the `sandbox/`
+ * package, by archive path. `lambda/local/` (the local runtime) and byte-code caches stay out.
+ */
+export function sandboxPackageFiles(codeDir: string = LAMBDA_DIR): Record<string, string> {
+  const files: Record<string, string> = { "handler.py": path.join(codeDir, "handler.py") };
+  const walk = (dir: string, prefix: string): void => {
+    for (const entry of fs
+      .readdirSync(dir, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.isDirectory() && entry.name !== "__pycache__") {
+        walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
+      } else if (entry.isFile() && entry.name.endsWith(".py")) {
+        files[`${prefix}${entry.name}`] = path.join(dir, entry.name);
+      }
+    }
+  };
+  walk(path.join(codeDir, "sandbox"), "sandbox/");
+  if (!fs.existsSync(files["handler.py"]!)) {
+    throw new Error(
+      `SandboxFunction: ${files["handler.py"]} is missing; the function's code lives in lambda/`,
+    );
+  }
+  return files;
+}
+
+/** The deployment package as an archive of exactly `sandboxPackageFiles()`. */
+export function sandboxCodeArchive(codeDir: string = LAMBDA_DIR): pulumi.asset.AssetArchive {
+  const assets: Record<string, pulumi.asset.Asset> = {};
+  for (const [archivePath, filePath] of Object.entries(sandboxPackageFiles(codeDir))) {
+    assets[archivePath] = new pulumi.asset.FileAsset(filePath);
+  }
+  return new pulumi.asset.AssetArchive(assets);
+}
+
+function lambdaTrustPolicy(): aws.iam.PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+    ],
+  };
+}
+
+/** Log writes on the function's own group, plus what Lambda needs to manage its VPC ENIs. */
+export function executionPolicy(logGroupArn: pulumi.Input<string>): pulumi.Input<aws.iam.PolicyDocument> {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "WriteOwnLogGroup",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [logGroupArn, pulumi.interpolate`${logGroupArn}:*`],
+      },
+      {
+        // These EC2 actions support no resource-level permissions (AWS documents Resource "*"
+        // for them, as in the managed AWSLambdaVPCAccessExecutionRole policy). They let the
+        // Lambda service create and remove the function's network interfaces, nothing more.
+        Sid: "ManageVpcNetworkInterfaces",
+        Effect: "Allow",
+        Action: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        Resource: "*",
+      },
+    ],
+  };
+}

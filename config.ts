@@ -1,0 +1,433 @@
+// The stack configuration: every `co-intelligence:*` key (and `aws:region`) parsed once,
+// here, into a typed object. A missing or wrong value fails the whole program with a message
+// that names the key and the command that fixes it; nothing below index.ts re-reads config.
+import * as pulumi from "@pulumi/pulumi";
+
+export const ACCESS_MODES = ["pod-identity", "irsa", "node-role"] as const;
+export type AccessMode = (typeof ACCESS_MODES)[number];
+
+/** CONTRACT section 1: the seed's allow-list. */
+export const DEFAULT_ALLOWED_MODULES = [
+  "math",
+  "json",
+  "datetime",
+  "random",
+  "statistics",
+  "re",
+  "collections",
+  "itertools",
+  "string",
+  "decimal",
+  "fractions",
+  "uuid",
+  "hashlib",
+  "base64",
+  "textwrap",
+];
+
+/**
+ * Modules the sandbox refuses to start with (mirrors FORBIDDEN_MODULES in
+ * lambda/sandbox/config.py): refusing them here fails `pulumi preview` instead of every
+ * invocation of a deployed function.
+ */
+export const FORBIDDEN_MODULES = [
+  "os",
+  "sys",
+  "subprocess",
+  "socket",
+  "ctypes",
+  "importlib",
+  "builtins",
+  "gc",
+  "inspect",
+  "posix",
+  "io",
+  "pathlib",
+  "shutil",
+  "signal",
+  "threading",
+  "_thread",
+  "multiprocessing",
+  "pickle",
+  "marshal",
+  "code",
+  "types",
+];
+
+/** lambda/sandbox/config.py keeps this much of the function's memory for the warm parent. */
+export const SANDBOX_PARENT_RESERVE_MB = 64;
+
+/** Retention values CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+export interface StackConfig {
+  project: string;
+  stack: string;
+  region: string;
+  /** Tags every AWS resource carries (component is added per component). */
+  tags: { project: string; stack: string };
+
+  sandbox: {
+    functionName: string;
+    memoryMb: number;
+    timeoutSeconds: number;
+    allowedModules: string[];
+    sandboxTimeoutMs: number;
+    maxOutputBytes: number;
+    sandboxMemoryMb: number;
+    reservedConcurrency?: number;
+    logRetentionDays: number;
+    /** Existing network instead of the isolated VPC. */
+    subnetIds?: string[];
+    securityGroupIds?: string[];
+    vpcId?: string;
+    vpcCidr: string;
+    availabilityZoneCount: number;
+  };
+
+  access: {
+    mode: AccessMode;
+    nodeRoleName: string;
+  };
+
+  repository: {
+    name: string;
+    keepImages: number;
+  };
+
+  backend: {
+    clusterName: string;
+    kubeconfig?: pulumi.Output<string>;
+    namespace: string;
+    serviceAccountName: string;
+    image?: string;
+    geminiModel: string;
+    geminiApiKey: pulumi.Output<string>;
+    apiToken?: pulumi.Output<string>;
+    codeExecutionEnabled: boolean;
+    minReplicas: number;
+    maxReplicas: number;
+    targetCpuPercent: number;
+  };
+}
+
+/** Where values come from: Pulumi config in a program, a plain map in tests. */
+export interface ConfigSource {
+  project: string;
+  stack: string;
+  /** A plain value by full key (`co-intelligence:clusterName`, `aws:region`). */
+  get(key: string): string | undefined;
+  /** A secret value by full key. */
+  getSecret(key: string): pulumi.Output<string> | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Stack configuration is not valid:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const NS = "co-intelligence";
+
+/** The source a Pulumi program uses: the current stack's config. */
+export function pulumiConfigSource(): ConfigSource {
+  const byNamespace = new Map<string, pulumi.Config>();
+  const split = (key: string): [pulumi.Config, string] => {
+    const at = key.indexOf(":");
+    const ns = key.slice(0, at);
+    if (!byNamespace.has(ns)) byNamespace.set(ns, new pulumi.Config(ns));
+    return [byNamespace.get(ns)!, key.slice(at + 1)];
+  };
+  return {
+    project: pulumi.getProject(),
+    stack: pulumi.getStack(),
+    get: (key) => {
+      const [config, name] = split(key);
+      return config.get(name);
+    },
+    getSecret: (key) => {
+      const [config, name] = split(key);
+      return config.getSecret(name);
+    },
+  };
+}
+
+/** Parse and validate every key; throws one ConfigError listing every problem found. */
+export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackConfig {
+  const problems: string[] = [];
+  const r = new Reader(source, problems);
+
+  const region = r.raw("aws:region");
+  if (region === undefined) {
+    problems.push("aws:region is required; set it with: pulumi config set aws:region us-east-1");
+  } else if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    problems.push(
+      `aws:region must be an AWS region like us-east-1, got ${JSON.stringify(region)}; ` +
+        "set it with: pulumi config set aws:region us-east-1",
+    );
+  }
+
+  const memoryMb = r.integer("functionMemoryMb", 512, 128, 10240);
+  const sandboxTimeoutMs = r.integer("sandboxTimeoutMs", 30000, 1, 900_000);
+  // The function must outlive the sandbox's own limit so a Timeout is answered, not killed.
+  const minTimeoutSeconds = Math.ceil(sandboxTimeoutMs / 1000) + 1;
+  const timeoutSeconds = r.integer("functionTimeoutSeconds", Math.ceil(sandboxTimeoutMs / 1000) + 5, 1, 900);
+  if (timeoutSeconds < minTimeoutSeconds) {
+    problems.push(
+      `${NS}:functionTimeoutSeconds must be more than the sandbox limit (${sandboxTimeoutMs} ms), ` +
+        `at least ${minTimeoutSeconds}; set it with: pulumi config set ${NS}:functionTimeoutSeconds ${minTimeoutSeconds + 4}`,
+    );
+  }
+  const defaultSandboxMemory = Math.max(64, memoryMb - SANDBOX_PARENT_RESERVE_MB);
+  const sandboxMemoryMb = r.integer("sandboxMemoryMb", defaultSandboxMemory, 1, 10240);
+  if (sandboxMemoryMb >= memoryMb) {
+    problems.push(
+      `${NS}:sandboxMemoryMb must be below ${NS}:functionMemoryMb (${memoryMb}): the warm parent ` +
+        `needs room too; set it with: pulumi config set ${NS}:sandboxMemoryMb ${defaultSandboxMemory}`,
+    );
+  }
+  const reservedConcurrency = r.optionalInteger("reservedConcurrency", 0, 10000);
+  if (reservedConcurrency === 0) {
+    problems.push(
+      `${NS}:reservedConcurrency 0 would disable the function (every invoke is throttled); ` +
+        `leave it unset (pulumi config rm ${NS}:reservedConcurrency) or set a positive number`,
+    );
+  }
+
+  const subnetIds = r.list("subnetIds");
+  const securityGroupIds = r.list("securityGroupIds");
+  const vpcId = r.raw(`${NS}:vpcId`);
+  if (subnetIds && subnetIds.length === 0) {
+    problems.push(
+      `${NS}:subnetIds is empty; remove it (pulumi config rm ${NS}:subnetIds) for the isolated VPC`,
+    );
+  }
+  if (!subnetIds && (securityGroupIds || vpcId)) {
+    problems.push(
+      `${NS}:securityGroupIds and ${NS}:vpcId only apply with existing subnets; set them with: ` +
+        `pulumi config set --path '${NS}:subnetIds[0]' subnet-...  (or remove them for the isolated VPC)`,
+    );
+  }
+  if (subnetIds && subnetIds.length > 0 && !securityGroupIds && !vpcId) {
+    problems.push(
+      `${NS}:subnetIds needs ${NS}:vpcId (a closed security group is created there) or ${NS}:securityGroupIds; ` +
+        `set it with: pulumi config set ${NS}:vpcId vpc-...`,
+    );
+  }
+
+  const vpcCidr = r.string("vpcCidr", "10.42.0.0/16");
+  if (!/^\d{1,3}\.\d{1,3}\.0\.0\/16$/.test(vpcCidr)) {
+    problems.push(
+      `${NS}:vpcCidr must be a /16 block like 10.42.0.0/16, got ${JSON.stringify(vpcCidr)}; ` +
+        `set it with: pulumi config set ${NS}:vpcCidr 10.42.0.0/16`,
+    );
+  }
+
+  const logRetentionDays = r.integer("logRetentionDays", 30, 1, 3653);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    problems.push(
+      `${NS}:logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}; ` +
+        `set it with: pulumi config set ${NS}:logRetentionDays 30`,
+    );
+  }
+
+  const mode = r.string("accessMode", "pod-identity");
+  if (!(ACCESS_MODES as readonly string[]).includes(mode)) {
+    problems.push(
+      `${NS}:accessMode must be one of ${ACCESS_MODES.join(", ")}, got ${JSON.stringify(mode)}; ` +
+        `set it with: pulumi config set ${NS}:accessMode irsa`,
+    );
+  }
+
+  const clusterName = r.raw(`${NS}:clusterName`);
+  if (clusterName === undefined || clusterName.trim() === "") {
+    problems.push(
+      `${NS}:clusterName is required (the existing EKS cluster that runs the backend); ` +
+        `set it with: pulumi config set ${NS}:clusterName <name>`,
+    );
+  }
+
+  const geminiApiKey = source.getSecret(`${NS}:geminiApiKey`);
+  if (geminiApiKey === undefined) {
+    problems.push(
+      `${NS}:geminiApiKey is required (the backend's Gemini API key, stored encrypted); ` +
+        `set it with: pulumi config set --secret ${NS}:geminiApiKey <key>`,
+    );
+  }
+
+  const minReplicas = r.integer("minReplicas", 2, 2, 100);
+  const maxReplicas = r.integer("maxReplicas", 4, 1, 100);
+  if (maxReplicas < minReplicas) {
+    problems.push(
+      `${NS}:maxReplicas (${maxReplicas}) must be at least ${NS}:minReplicas (${minReplicas}); ` +
+        `set it with: pulumi config set ${NS}:maxReplicas ${minReplicas}`,
+    );
+  }
+
+  const namespace = r.string("namespace", "co-intelligence");
+  const serviceAccountName = r.string("serviceAccountName", "backend");
+  for (const [key, value] of [
+    ["namespace", namespace],
+    ["serviceAccountName", serviceAccountName],
+  ] as const) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+      problems.push(
+        `${NS}:${key} must be a Kubernetes name (lower-case letters, digits, '-'), got ${JSON.stringify(value)}; ` +
+          `set it with: pulumi config set ${NS}:${key} backend`,
+      );
+    }
+  }
+
+  const config: StackConfig = {
+    project: source.project,
+    stack: source.stack,
+    region: region ?? "",
+    tags: { project: source.project, stack: source.stack },
+    sandbox: {
+      functionName: r.string("functionName", "co-intelligence-code-executor"),
+      memoryMb,
+      timeoutSeconds,
+      allowedModules: r.allowedModules(),
+      sandboxTimeoutMs,
+      maxOutputBytes: r.integer("sandboxMaxOutputBytes", 65536, 1, 6 * 1024 * 1024),
+      sandboxMemoryMb,
+      reservedConcurrency,
+      logRetentionDays,
+      subnetIds,
+      securityGroupIds,
+      vpcId,
+      vpcCidr,
+      availabilityZoneCount: r.integer("availabilityZoneCount", 2, 2, 6),
+    },
+    access: {
+      mode: mode as AccessMode,
+      nodeRoleName: r.string("nodeRoleName", "co-intelligence-eks-node-role"),
+    },
+    repository: {
+      name: r.string("repositoryName", "co-intelligence-backend"),
+      keepImages: r.integer("keepImages", 20, 1, 1000),
+    },
+    backend: {
+      clusterName: clusterName ?? "",
+      kubeconfig: source.getSecret(`${NS}:kubeconfig`),
+      namespace,
+      serviceAccountName,
+      image: r.raw(`${NS}:image`),
+      geminiModel: r.string("geminiModel", "gemini-2.5-flash"),
+      geminiApiKey: geminiApiKey ?? pulumi.output(""),
+      apiToken: source.getSecret(`${NS}:apiToken`),
+      codeExecutionEnabled: r.boolean("codeExecutionEnabled", true),
+      minReplicas,
+      maxReplicas,
+      targetCpuPercent: r.integer("targetCpuPercent", 70, 10, 100),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Typed reads of `co-intelligence:*` keys; each bad value adds a problem naming its fix. */
+class Reader {
+  constructor(
+    private readonly source: ConfigSource,
+    private readonly problems: string[],
+  ) {}
+
+  raw(fullKey: string): string | undefined {
+    const value = this.source.get(fullKey);
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  }
+
+  string(key: string, fallback: string): string {
+    return this.raw(`${NS}:${key}`) ?? fallback;
+  }
+
+  optionalInteger(key: string, min: number, max: number): number | undefined {
+    const text = this.raw(`${NS}:${key}`);
+    if (text === undefined) return undefined;
+    const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(
+        `${NS}:${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}; ` +
+          `set it with: pulumi config set ${NS}:${key} <number>`,
+      );
+      return undefined;
+    }
+    return value;
+  }
+
+  integer(key: string, fallback: number, min: number, max: number): number {
+    const text = this.raw(`${NS}:${key}`);
+    if (text === undefined) return fallback;
+    const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(
+        `${NS}:${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}; ` +
+          `set it with: pulumi config set ${NS}:${key} ${fallback}`,
+      );
+      return fallback;
+    }
+    return value;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const text = this.raw(`${NS}:${key}`);
+    if (text === undefined) return fallback;
+    if (text === "true" || text === "false") return text === "true";
+    this.problems.push(
+      `${NS}:${key} must be true or false, got ${JSON.stringify(text)}; ` +
+        `set it with: pulumi config set ${NS}:${key} ${fallback}`,
+    );
+    return fallback;
+  }
+
+  /** A YAML list (Pulumi hands it over as a JSON array) or a comma-separated string. */
+  list(key: string): string[] | undefined {
+    const text = this.raw(`${NS}:${key}`);
+    if (text === undefined) return undefined;
+    if (text.startsWith("[")) {
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (Array.isArray(parsed) && parsed.every((item) => typeof item === "string")) {
+          return parsed.map((item) => item.trim()).filter((item) => item !== "");
+        }
+      } catch {
+        // falls through to the problem below
+      }
+      this.problems.push(
+        `${NS}:${key} must be a list of strings; set it with: pulumi config set --path '${NS}:${key}[0]' <value>`,
+      );
+      return undefined;
+    }
+    return text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+  }
+
+  allowedModules(): string[] {
+    const names = this.list("allowedModules");
+    if (names === undefined) return [...DEFAULT_ALLOWED_MODULES];
+    const fix = `set it with: pulumi config set ${NS}:allowedModules math,json,re`;
+    if (names.length === 0) {
+      this.problems.push(`${NS}:allowedModules is empty; ${fix}`);
+    }
+    const bad = names.filter((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+    if (bad.length > 0) {
+      this.problems.push(
+        `${NS}:allowedModules must hold top-level module names, got ${bad.map((b) => JSON.stringify(b)).join(", ")}; ${fix}`,
+      );
+    }
+    const dangerous = names.filter((name) => FORBIDDEN_MODULES.includes(name));
+    if (dangerous.length > 0) {
+      this.problems.push(
+        `${NS}:allowedModules must not contain ${dangerous.join(", ")}: they expose files, processes or ` +
+          `interpreter internals and the sandbox refuses to start with them; ${fix}`,
+      );
+    }
+    return [...new Set(names)];
+  }
+}
