@@ -252,10 +252,11 @@ function functionTimeoutMs(env: Record<string, string>): number {
   return base + 10000;
 }
 
-/** Accepts `name`, `account:function:name` and `arn:aws:lambda:region:account:function:name[:$LATEST]`. */
+/** Accepts `name`, `name:$LATEST`, `account:function:name` and `arn:aws:lambda:region:account:function:name[:$LATEST]`. */
 export function matchesFunction(requested: string, functionName: string): boolean {
   const parts = requested.split(":");
   if (parts.length === 1) return requested === functionName;
+  if (parts.length === 2) return parts[0] === functionName && parts[1] === "$LATEST"; // name:qualifier
   const at = parts.indexOf("function");
   if (at < 0 || parts[at + 1] !== functionName) return false;
   const qualifier = parts.slice(at + 2);

@@ -55,6 +55,16 @@ describe("local Lambda runtime (real @aws-sdk/client-lambda against startLocalSa
     expect(decode(out.Payload)).toMatchObject({ ok: true, result: "427.05" });
   });
 
+  it("accepts a $LATEST qualifier and refuses other versions", async () => {
+    const latest = await lambda.send(
+      new InvokeCommand({ FunctionName: `${FUNCTION}:$LATEST`, Payload: Buffer.from('{"code":"print(7)"}') }),
+    );
+    expect(decode(latest.Payload)).toMatchObject({ ok: true, stdout: "7\n" });
+    await expect(
+      lambda.send(new InvokeCommand({ FunctionName: FUNCTION, Qualifier: "3", Payload: Buffer.from("{}") })),
+    ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+  });
+
   it("answers ResourceNotFoundException for any other function", async () => {
     await expect(
       lambda.send(new InvokeCommand({ FunctionName: "other-function", Payload: Buffer.from("{}") })),
