@@ -74,6 +74,7 @@ BLOCKED_EVENTS = frozenset(
         "subprocess.Popen",
         "pty.spawn",
         "_thread.start_new_thread",
+        "_thread.start_joinable_thread",  # 3.13's threading
         "builtins.breakpoint",
         "builtins.input",
         "code.__new__",  # crafting bytecode, CodeType.replace
@@ -85,6 +86,9 @@ BLOCKED_EVENTS = frozenset(
         "sys._current_exceptions",
         "sys.settrace",
         "sys.setprofile",
+        "sys._settraceallthreads",  # 3.12+
+        "sys._setprofileallthreads",
+        "sys.remote_exec",  # 3.14
         "sys.addaudithook",
         "sys.unraisablehook",
         "sys._debugmallocstats",
