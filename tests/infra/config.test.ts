@@ -1,0 +1,181 @@
+// config.ts: every key's default, and every wrong value's message naming the fix.
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigSource, loadConfig } from "../../config";
+
+const REQUIRED = {
+  "aws:region": "us-east-1",
+  "co-intelligence:clusterName": "co-intelligence-eks",
+};
+
+/** A config source over plain maps, as the Pulumi CLI would hand the values over. */
+function source(
+  values: Record<string, string>,
+  secrets: Record<string, string> = { geminiApiKey: "k" },
+): ConfigSource {
+  return {
+    project: "co-intelligence",
+    stack: "test",
+    get: (key) => values[key],
+    getSecret: (key) => {
+      const name = key.replace("co-intelligence:", "");
+      return secrets[name] === undefined ? undefined : pulumi.secret(secrets[name]);
+    },
+  };
+}
+
+function configWith(extra: Record<string, string>) {
+  return loadConfig(source({ ...REQUIRED, ...extra }));
+}
+
+function errorOf(values: Record<string, string>, secrets?: Record<string, string>): string {
+  try {
+    loadConfig(source(values, secrets));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected a configuration error");
+}
+
+describe("stack configuration defaults", () => {
+  it("needs only the region, the cluster name and the Gemini key", () => {
+    const config = configWith({});
+    expect(config.sandbox).toMatchObject({
+      functionName: "co-intelligence-code-executor",
+      memoryMb: 512,
+      timeoutSeconds: 35,
+      sandboxTimeoutMs: 30000,
+      maxOutputBytes: 65536,
+      sandboxMemoryMb: 448,
+      reservedConcurrency: undefined,
+      logRetentionDays: 30,
+      subnetIds: undefined,
+      availabilityZoneCount: 2,
+    });
+    expect(config.sandbox.allowedModules).toHaveLength(15);
+    expect(config.access).toEqual({ mode: "pod-identity", nodeRoleName: "co-intelligence-eks-node-role" });
+    expect(config.repository).toEqual({ name: "co-intelligence-backend", keepImages: 20 });
+    expect(config.backend).toMatchObject({
+      clusterName: "co-intelligence-eks",
+      namespace: "co-intelligence",
+      serviceAccountName: "backend",
+      codeExecutionEnabled: true,
+      minReplicas: 2,
+      maxReplicas: 4,
+      apiToken: undefined,
+      kubeconfig: undefined,
+    });
+    expect(config.tags).toEqual({ project: "co-intelligence", stack: "test" });
+  });
+
+  it("reads lists as YAML lists (JSON from the CLI) or comma-separated strings", () => {
+    expect(
+      configWith({ "co-intelligence:allowedModules": '["math","json"]' }).sandbox.allowedModules,
+    ).toEqual(["math", "json"]);
+    expect(configWith({ "co-intelligence:allowedModules": "math, re" }).sandbox.allowedModules).toEqual([
+      "math",
+      "re",
+    ]);
+  });
+
+  it("keeps the user-code memory 64 MB under a larger function memory", () => {
+    expect(configWith({ "co-intelligence:functionMemoryMb": "1024" }).sandbox.sandboxMemoryMb).toBe(960);
+  });
+
+  it("derives the function timeout from a configured sandbox limit", () => {
+    expect(configWith({ "co-intelligence:sandboxTimeoutMs": "10000" }).sandbox.timeoutSeconds).toBe(15);
+  });
+});
+
+describe("stack configuration errors name the fix", () => {
+  it("a missing cluster name", () => {
+    expect(errorOf({ "aws:region": "us-east-1" })).toContain(
+      "pulumi config set co-intelligence:clusterName <name>",
+    );
+  });
+
+  it("a missing Gemini key (it must be a secret)", () => {
+    expect(errorOf(REQUIRED, {})).toContain("pulumi config set --secret co-intelligence:geminiApiKey <key>");
+  });
+
+  it("a missing region", () => {
+    expect(errorOf({ "co-intelligence:clusterName": "c" })).toContain(
+      "pulumi config set aws:region us-east-1",
+    );
+  });
+
+  it("an unknown access mode", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:accessMode": "admin" })).toContain(
+      'co-intelligence:accessMode must be one of pod-identity, irsa, node-role, got "admin"; set it with: pulumi config set co-intelligence:accessMode irsa',
+    );
+  });
+
+  it("reserved concurrency 0, which would disable the function", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:reservedConcurrency": "0" })).toMatch(
+      /reservedConcurrency 0 would disable the function.*pulumi config rm co-intelligence:reservedConcurrency/,
+    );
+  });
+
+  it("a number that is not one", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:functionMemoryMb": "lots" })).toContain(
+      'co-intelligence:functionMemoryMb must be a whole number from 128 to 10240, got "lots"; set it with: pulumi config set co-intelligence:functionMemoryMb 512',
+    );
+  });
+
+  it("a function timeout that does not outlast the sandbox", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:functionTimeoutSeconds": "30" })).toContain(
+      "co-intelligence:functionTimeoutSeconds must be more than the sandbox limit",
+    );
+  });
+
+  it("user-code memory not below the function's", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:sandboxMemoryMb": "512" })).toContain(
+      "pulumi config set co-intelligence:sandboxMemoryMb 448",
+    );
+  });
+
+  it("a dangerous or malformed module in the allow-list", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:allowedModules": "math,os,subprocess" })).toContain(
+      "co-intelligence:allowedModules must not contain os, subprocess",
+    );
+    expect(errorOf({ ...REQUIRED, "co-intelligence:allowedModules": "math,os.path" })).toContain(
+      'must hold top-level module names, got "os.path"',
+    );
+  });
+
+  it("a boolean that is not true or false", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:codeExecutionEnabled": "yes" })).toContain(
+      "pulumi config set co-intelligence:codeExecutionEnabled true",
+    );
+  });
+
+  it("existing subnets without a VPC or security groups", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:subnetIds": '["subnet-1"]' })).toContain(
+      "pulumi config set co-intelligence:vpcId vpc-...",
+    );
+  });
+
+  it("a log retention CloudWatch does not offer", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:logRetentionDays": "10" })).toContain(
+      "pulumi config set co-intelligence:logRetentionDays 30",
+    );
+  });
+
+  it("an autoscaler maximum below its minimum", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:maxReplicas": "1" })).toContain(
+      "pulumi config set co-intelligence:maxReplicas 2",
+    );
+  });
+
+  it("a namespace that is not a Kubernetes name", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:namespace": "Chat_App" })).toContain(
+      "co-intelligence:namespace must be a Kubernetes name",
+    );
+  });
+
+  it("lists every problem at once", () => {
+    const message = errorOf({}, {});
+    expect(message).toContain("aws:region");
+    expect(message).toContain("co-intelligence:clusterName");
+    expect(message).toContain("co-intelligence:geminiApiKey");
+  });
+});

@@ -1,0 +1,240 @@
+// The whole program (index.ts) under the real dev and prod stack files, with Pulumi's mocks:
+// the security properties hold on every registered resource, and the outputs the operations
+// commands read exist.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  ACCOUNT_ID,
+  OIDC_ISSUER,
+  oneOf,
+  ofType,
+  policyOf,
+  RegisteredResource,
+  runPulumi,
+  stackConfigWithSecrets,
+  stackFileConfig,
+  TEST_GEMINI_KEY,
+  UNTAGGABLE_AWS_TYPES,
+} from "./pulumi-harness";
+
+type Program = typeof import("../../index");
+
+function runProgram(stack: string, overrides: Record<string, string> = {}, withKey = true) {
+  const { config, secretKeys } = stackConfigWithSecrets(stack);
+  const merged = { ...config, ...overrides };
+  if (!withKey) delete merged["co-intelligence:geminiApiKey"];
+  return runPulumi({
+    stack,
+    config: merged,
+    secretKeys: withKey ? secretKeys : [],
+    program: () => require("../../index") as Program, // eslint-disable-line @typescript-eslint/no-require-imports
+  });
+}
+
+const NO_WAY_OUT = [
+  "aws:ec2/internetGateway:InternetGateway",
+  "aws:ec2/natGateway:NatGateway",
+  "aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway",
+  "aws:ec2/vpcEndpoint:VpcEndpoint",
+  "aws:ec2/route:Route",
+  "aws:ec2/securityGroupRule:SecurityGroupRule",
+  "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+  "aws:lambda/permission:Permission",
+  "aws:lambda/functionUrl:FunctionUrl",
+];
+
+describe.each(["dev", "prod"])("the %s stack", (stack) => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  let resources: RegisteredResource[];
+  beforeAll(async () => {
+    run = await runProgram(stack);
+    resources = run.resources;
+  });
+
+  it("creates the sandbox function with the stack's name on Python 3.13/arm64 in the isolated VPC", () => {
+    const fn = oneOf(resources, "aws:lambda/function:Function").inputs;
+    expect(fn.name).toBe(stackFileConfig(stack)["co-intelligence:functionName"]);
+    expect(fn).toMatchObject({ runtime: "python3.13", architectures: ["arm64"], memorySize: 512 });
+    expect(fn.vpcConfig.subnetIds).toHaveLength(2);
+  });
+
+  it("has no egress rule, no internet route, no gateway, no endpoint and no resource policy anywhere", () => {
+    for (const type of NO_WAY_OUT)
+      expect({ type, count: ofType(resources, type).length }).toEqual({ type, count: 0 });
+    for (const sg of ofType(resources, "aws:ec2/securityGroup:SecurityGroup"))
+      expect(sg.inputs.egress).toEqual([]);
+    for (const sg of ofType(resources, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")) {
+      expect(sg.inputs).toMatchObject({ egress: [], ingress: [] });
+    }
+    for (const rt of ofType(resources, "aws:ec2/routeTable:RouteTable")) expect(rt.inputs.routes).toEqual([]);
+    expect(oneOf(resources, "aws:ec2/vpc:Vpc").inputs.enableDnsSupport).toBe(false);
+  });
+
+  it("lets the backend's pods (pod identity) invoke exactly this function and nothing else", () => {
+    const fnArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${stackFileConfig(stack)["co-intelligence:functionName"]}`;
+    const invokePolicies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) =>
+      p.inputs.policy.includes("lambda:"),
+    );
+    expect(invokePolicies).toHaveLength(1);
+    expect(policyOf(invokePolicies[0]!.inputs.policy).Statement).toEqual([
+      { Sid: "InvokeSandbox", Effect: "Allow", Action: "lambda:InvokeFunction", Resource: fnArn },
+    ]);
+    const association = oneOf(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation").inputs;
+    expect(association).toMatchObject({
+      clusterName: stackFileConfig(stack)["co-intelligence:clusterName"],
+      namespace: "co-intelligence",
+      serviceAccount: "backend",
+    });
+  });
+
+  it("creates the ECR repository immutable, scanned, encrypted and with a lifecycle", () => {
+    const repo = oneOf(resources, "aws:ecr/repository:Repository").inputs;
+    expect(repo.name).toBe(stackFileConfig(stack)["co-intelligence:repositoryName"]);
+    expect(repo).toMatchObject({
+      imageTagMutability: "IMMUTABLE",
+      imageScanningConfiguration: { scanOnPush: true },
+    });
+    expect(repo.encryptionConfigurations).toHaveLength(1);
+    expect(ofType(resources, "aws:ecr/lifecyclePolicy:LifecyclePolicy")).toHaveLength(1);
+  });
+
+  it("tags every taggable AWS resource with project, stack and component", () => {
+    const aws = resources.filter((r) => r.type.startsWith("aws:") && !UNTAGGABLE_AWS_TYPES.has(r.type));
+    expect(aws.length).toBeGreaterThan(10);
+    for (const r of aws) {
+      expect({ resource: `${r.type} ${r.name}`, tags: r.inputs.tags }).toEqual({
+        resource: `${r.type} ${r.name}`,
+        tags: expect.objectContaining({ project: "co-intelligence", stack, component: expect.any(String) }),
+      });
+    }
+  });
+
+  it("runs the backend hardened, with the key from a Secret and the image left to rollout", () => {
+    const deployment = oneOf(resources, "kubernetes:apps/v1:Deployment");
+    const container = deployment.inputs.spec.template.spec.containers[0];
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(JSON.stringify(deployment.inputs)).not.toContain(TEST_GEMINI_KEY);
+    expect(deployment.ignoreChanges).toContain("spec.template.spec.containers[0].image");
+    const env = Object.fromEntries(
+      container.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+    );
+    expect(env.CODE_EXECUTOR_FUNCTION).toBe(stackFileConfig(stack)["co-intelligence:functionName"]);
+    expect(env.AWS_REGION).toBe("us-east-1");
+    const hpa = oneOf(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs.spec;
+    expect(hpa.maxReplicas).toBe(Number(stackFileConfig(stack)["co-intelligence:maxReplicas"]));
+    expect(oneOf(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable).toBe(1);
+  });
+
+  it("starts from the stack's own repository image until the first rollout", () => {
+    const container = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec
+      .containers[0];
+    const repoName = stackFileConfig(stack)["co-intelligence:repositoryName"];
+    expect(container.image).toBe(`${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/${repoName}:initial`);
+  });
+
+  it("exports the names the operations commands read", async () => {
+    const outputs = run.value as unknown as Record<string, unknown>;
+    const values: Record<string, unknown> = {};
+    for (const key of [
+      "functionName",
+      "functionArn",
+      "repositoryUrl",
+      "repositoryName",
+      "namespace",
+      "serviceName",
+      "deploymentName",
+      "invokeRoleArn",
+      "invokeRoleName",
+      "region",
+    ]) {
+      values[key] = await run.resolve(outputs[key]);
+    }
+    const config = stackFileConfig(stack);
+    expect(values).toMatchObject({
+      functionName: config["co-intelligence:functionName"],
+      functionArn: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${config["co-intelligence:functionName"]}`,
+      repositoryName: config["co-intelligence:repositoryName"],
+      repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/${config["co-intelligence:repositoryName"]}`,
+      namespace: "co-intelligence",
+      serviceName: "backend",
+      deploymentName: "backend",
+      region: "us-east-1",
+    });
+    expect(values.invokeRoleArn).toMatch(/^arn:aws:iam::123456789012:role\//);
+    expect(String(values.invokeRoleArn)).toContain(String(values.invokeRoleName));
+  });
+});
+
+describe("the stack files", () => {
+  it("differ only in commented keys", () => {
+    const dev = stackFileConfig("dev");
+    const prod = stackFileConfig("prod");
+    const differing = Object.keys({ ...dev, ...prod }).filter((key) => dev[key] !== prod[key]);
+    expect(differing.length).toBeGreaterThan(0);
+    for (const file of ["dev", "prod"]) {
+      const lines = fs
+        .readFileSync(path.join(__dirname, "..", "..", "stacks", `Pulumi.${file}.yaml`), "utf8")
+        .split("\n");
+      for (const key of differing) {
+        const at = lines.findIndex((line) => line.trim().startsWith(`${key}:`));
+        expect({ file, key, comment: lines[at - 1]?.trim().startsWith("# Differs") }).toEqual({
+          file,
+          key,
+          comment: true,
+        });
+      }
+    }
+  });
+
+  it("hold no Gemini key: the program refuses to run without it and says how to set it", async () => {
+    expect(stackFileConfig("prod")["co-intelligence:geminiApiKey"]).toBeUndefined();
+    await expect(runProgram("prod", {}, false)).rejects.toThrow(
+      "pulumi config set --secret co-intelligence:geminiApiKey <key>",
+    );
+  });
+});
+
+describe("the program's other access modes", () => {
+  it("irsa: a role trusting the cluster's OIDC provider for co-intelligence/backend, set on the service account", async () => {
+    const { resources } = await runProgram("dev", { "co-intelligence:accessMode": "irsa" });
+    const issuer = OIDC_ISSUER.replace("https://", "");
+    const trusts = ofType(resources, "aws:iam/role:Role").flatMap(
+      (r) => policyOf(r.inputs.assumeRolePolicy).Statement,
+    );
+    const invokeRole = trusts.find((s) => JSON.stringify(s).includes("oidc-provider"));
+    expect(invokeRole?.Condition).toEqual({
+      StringEquals: {
+        [`${issuer}:sub`]: "system:serviceaccount:co-intelligence:backend",
+        [`${issuer}:aud`]: "sts.amazonaws.com",
+      },
+    });
+    const sa = oneOf(resources, "kubernetes:core/v1:ServiceAccount").inputs.metadata;
+    expect(sa.annotations["eks.amazonaws.com/role-arn"]).toMatch(/^arn:aws:iam::123456789012:role\//);
+    expect(ofType(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation")).toHaveLength(0);
+  });
+
+  it("node-role: LambdaInvokePolicy on co-intelligence-eks-node-role, and no invoke role ARN output", async () => {
+    const run = await runProgram("prod", { "co-intelligence:accessMode": "node-role" });
+    const policy = ofType(run.resources, "aws:iam/rolePolicy:RolePolicy").find(
+      (p) => p.inputs.name === "LambdaInvokePolicy",
+    );
+    expect(policy?.inputs.role).toBe("co-intelligence-eks-node-role");
+    const outputs = run.value as unknown as Record<string, unknown>;
+    expect(await run.resolve(outputs.invokeRoleName)).toBe("co-intelligence-eks-node-role");
+    expect(await run.resolve(outputs.invokeRoleArn)).toBeUndefined();
+  });
+
+  it("keeps the function when code execution is switched off, and tells the backend", async () => {
+    const { resources } = await runProgram("dev", { "co-intelligence:codeExecutionEnabled": "false" });
+    expect(ofType(resources, "aws:lambda/function:Function")).toHaveLength(1);
+    const env = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: "CODE_EXECUTION_ENABLED", value: "false" });
+  });
+});
