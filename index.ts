@@ -1,12 +1,12 @@
 // The Co-Intelligence code execution stack, as a table of contents: typed config in,
 // one component per concern, the outputs the operations commands read
 // (`pulumi stack output --json`).
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BackendService } from "./components/backend-service";
 import { ImageRepository } from "./components/image-repository";
 import { InvokeAccess } from "./components/invoke-access";
 import { SandboxFunction } from "./components/sandbox-function";
+import { clusterOidcIssuer } from "./components/backend-service";
 import { loadConfig } from "./config";
 
 const config = loadConfig();
@@ -35,13 +35,12 @@ const sandbox = new SandboxFunction("sandbox", {
 });
 
 // 2. Who may invoke it: the backend's service account (pod identity, IRSA) or the node role.
-const cluster = aws.eks.getClusterOutput({ name: config.backend.clusterName });
 const access = new InvokeAccess("invoke", {
   tags: config.tags,
   functionArn: sandbox.functionArn,
   mode: config.access.mode,
   clusterName: config.backend.clusterName,
-  oidcIssuerUrl: cluster.identities.apply((ids) => ids[0]?.oidcs[0]?.issuer ?? ""),
+  oidcIssuerUrl: config.access.mode === "irsa" ? clusterOidcIssuer(config.backend.clusterName) : undefined,
   namespace: config.backend.namespace,
   serviceAccountName: config.backend.serviceAccountName,
   nodeRoleName: config.access.nodeRoleName,
@@ -55,7 +54,8 @@ const repository = new ImageRepository("backend-image", {
 });
 
 // 4. The backend on the existing EKS cluster. The image is only the first one: afterwards
-//    `npm run rollout` owns it.
+//    `npm run rollout` owns it. Its pods start after the invoke access exists, so they get
+//    the pod identity / IRSA credentials the mutating webhook injects at pod creation.
 const backend = new BackendService("backend", {
   clusterName: config.backend.clusterName,
   region: config.region,
@@ -72,6 +72,7 @@ const backend = new BackendService("backend", {
   minReplicas: config.backend.minReplicas,
   maxReplicas: config.backend.maxReplicas,
   targetCpuPercent: config.backend.targetCpuPercent,
+  waitFor: [access],
 });
 
 export const region = config.region;

@@ -40,6 +40,8 @@ export interface BackendServiceArgs {
   runAsUser?: number;
   /** Port the container listens on (`PORT`). Default: 8080. */
   port?: number;
+  /** Resources the Deployment waits for (the invoke access its pods need). Default: none. */
+  waitFor?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Deployment name the operations commands expect (CONTRACT section 3). */
@@ -208,6 +210,7 @@ export class BackendService extends pulumi.ComponentResource {
       },
       {
         ...k8sOpts,
+        dependsOn: args.waitFor ?? [],
         // The image belongs to `npm run rollout` after creation, the replica count to the HPA.
         ignoreChanges: ["spec.template.spec.containers[0].image", "spec.replicas"],
       },
@@ -269,6 +272,20 @@ export class BackendService extends pulumi.ComponentResource {
       serviceAccountName: this.serviceAccountName,
     });
   }
+}
+
+/** The OIDC issuer URL of an existing EKS cluster (for IRSA trust policies). */
+export function clusterOidcIssuer(clusterName: string): pulumi.Output<string> {
+  return aws.eks.getClusterOutput({ name: clusterName }).identities.apply((identities) => {
+    const issuer = identities[0]?.oidcs[0]?.issuer;
+    if (!issuer) {
+      throw new Error(
+        `EKS cluster ${clusterName} has no OIDC issuer; IRSA needs one (eksctl utils associate-iam-oidc-provider ` +
+          `--cluster ${clusterName} --approve), or use: pulumi config set co-intelligence:accessMode pod-identity`,
+      );
+    }
+    return issuer;
+  });
 }
 
 /**

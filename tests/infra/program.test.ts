@@ -132,6 +132,10 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(oneOf(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable).toBe(1);
   });
 
+  it("creates the backend's pods only after their invoke access exists", () => {
+    expect(oneOf(resources, "kubernetes:apps/v1:Deployment").dependsOn).toEqual(["invoke"]);
+  });
+
   it("starts from the stack's own repository image until the first rollout", () => {
     const container = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec
       .containers[0];
@@ -198,6 +202,29 @@ describe("the stack files", () => {
     await expect(runProgram("prod", {}, false)).rejects.toThrow(
       "pulumi config set --secret co-intelligence:geminiApiKey <key>",
     );
+  });
+});
+
+describe("adopting the original setup (stacks/adopt-original.json for pulumi import)", () => {
+  const importFile = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "..", "..", "stacks", "adopt-original.json"), "utf8"),
+  ) as { resources: { type: string; name: string; id?: string; parent?: string; component?: boolean }[] };
+
+  it("names the function, the node role policy and the repository exactly as the program declares them", async () => {
+    const { resources } = await runProgram("prod", { "co-intelligence:accessMode": "node-role" });
+    for (const entry of importFile.resources) {
+      const declared = resources.find((r) => r.type === entry.type && r.name === entry.name);
+      expect({ entry: entry.name, declared: declared !== undefined, parent: declared?.parent }).toEqual({
+        entry: entry.name,
+        declared: true,
+        parent: entry.parent,
+      });
+    }
+    expect(importFile.resources.filter((r) => !r.component).map((r) => r.id)).toEqual([
+      "co-intelligence-code-executor",
+      "co-intelligence-eks-node-role:LambdaInvokePolicy",
+      "co-intelligence-backend",
+    ]);
   });
 });
 

@@ -12,6 +12,10 @@ export interface RegisteredResource {
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** The resource's ignoreChanges option. */
   ignoreChanges: string[];
+  /** Names of the resources its dependsOn option names. */
+  dependsOn: string[];
+  /** Name of its parent resource (the component it belongs to), if any. */
+  parent?: string;
 }
 
 export interface Invoke {
@@ -99,7 +103,7 @@ export interface RunOptions<T> {
 export async function runPulumi<T>(options: RunOptions<T>): Promise<RunResult<T>> {
   const resources: RegisteredResource[] = [];
   const invokes: Invoke[] = [];
-  const ignoreChangesOf = new Map<string, string[]>();
+  const optionsOf = new Map<string, { ignoreChanges: string[]; dependsOn: string[]; parent?: string }>();
   let value!: T;
   let waitForRPCs!: () => Promise<void>;
   let outputOf!: (v: unknown) => { apply: (f: (x: unknown) => void) => unknown };
@@ -115,7 +119,9 @@ export async function runPulumi<T>(options: RunOptions<T>): Promise<RunResult<T>
             type: args.type,
             name: args.name,
             inputs: args.inputs,
-            ignoreChanges: ignoreChangesOf.get(`${args.type}::${args.name}`) ?? [],
+            ignoreChanges: [],
+            dependsOn: [],
+            ...optionsOf.get(`${args.type}::${args.name}`),
           });
           return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
         },
@@ -134,7 +140,13 @@ export async function runPulumi<T>(options: RunOptions<T>): Promise<RunResult<T>
     let failure: unknown;
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation((args) => {
-        ignoreChangesOf.set(`${args.type}::${args.name}`, [...(args.opts.ignoreChanges ?? [])]);
+        const dependsOn = [args.opts.dependsOn ?? []].flat() as unknown as { __name?: string }[];
+        const parent = args.opts.parent as unknown as { __name?: string } | undefined;
+        optionsOf.set(`${args.type}::${args.name}`, {
+          ignoreChanges: [...(args.opts.ignoreChanges ?? [])],
+          dependsOn: dependsOn.map((d) => String(d.__name)),
+          parent: parent?.__name,
+        });
         return undefined;
       });
       try {
