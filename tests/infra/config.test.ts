@@ -179,3 +179,21 @@ describe("stack configuration errors name the fix", () => {
     expect(message).toContain("co-intelligence:geminiApiKey");
   });
 });
+
+describe("the README's stack configuration table", () => {
+  it("lists every key config.ts reads", () => {
+    const fs = jest.requireActual<typeof import("node:fs")>("node:fs");
+    const path = jest.requireActual<typeof import("node:path")>("node:path");
+    const root = path.join(__dirname, "..", "..");
+    const source = fs.readFileSync(path.join(root, "config.ts"), "utf8");
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    const keys = new Set<string>();
+    for (const m of source.matchAll(/r\.(?:string|integer|optionalInteger|boolean|list)\("(\w+)"/g))
+      keys.add(m[1]!);
+    for (const m of source.matchAll(/`\$\{NS\}:(\w+)`\)/g)) keys.add(m[1]!);
+    keys.add("allowedModules");
+    expect(keys.size).toBeGreaterThan(25);
+    const missing = [...keys].filter((key) => !readme.includes(`| \`co-intelligence:${key}\` |`));
+    expect(missing).toEqual([]);
+  });
+});

@@ -59,7 +59,7 @@ describe("npm run preview|deploy|destroy (scripts/pulumi.ts)", () => {
     expect(lines[0]).toContain("curl -fsSL https://get.pulumi.com | sh");
   });
 
-  it("is what `npm run preview -- --stack dev` and `npm run deploy -- --stack prod` run", () => {
+  it("is what `npm run preview -- --stack dev`, `npm run deploy -- --stack prod` and `npm run destroy -- --stack dev` run", () => {
     expect(wrapper(["--stack", "dev"], { withPulumi: true, viaNpm: "preview" }).calls?.slice(1)).toEqual([
       "preview",
       "--stack",
@@ -69,6 +69,11 @@ describe("npm run preview|deploy|destroy (scripts/pulumi.ts)", () => {
       "up",
       "--stack",
       "prod",
+    ]);
+    expect(wrapper(["--stack", "dev"], { withPulumi: true, viaNpm: "destroy" }).calls?.slice(1)).toEqual([
+      "destroy",
+      "--stack",
+      "dev",
     ]);
   });
 
