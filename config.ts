@@ -2,6 +2,7 @@
 // here, into a typed object. A missing or wrong value fails the whole program with a message
 // that names the key and the command that fixes it; nothing below index.ts re-reads config.
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_GEMINI_MODEL } from "./backend/config";
 
 export const ACCESS_MODES = ["pod-identity", "irsa", "node-role"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
@@ -316,7 +317,7 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
       namespace,
       serviceAccountName,
       image: r.raw(`${NS}:image`),
-      geminiModel: r.string("geminiModel", "gemini-2.5-flash"),
+      geminiModel: r.string("geminiModel", DEFAULT_GEMINI_MODEL),
       geminiApiKey: geminiApiKey ?? pulumi.output(""),
       apiToken: source.getSecret(`${NS}:apiToken`),
       codeExecutionEnabled: r.boolean("codeExecutionEnabled", true),

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_GEMINI_MODEL } from "../backend/config";
 
 /** The chat backend on an existing EKS cluster. */
 export interface BackendServiceArgs {
@@ -20,7 +21,7 @@ export interface BackendServiceArgs {
   image: pulumi.Input<string>;
   /** The Gemini API key, a Pulumi secret; stored in a Kubernetes Secret. Required. */
   geminiApiKey: pulumi.Input<string>;
-  /** `GEMINI_MODEL`. Default: `gemini-2.5-flash`. */
+  /** `GEMINI_MODEL`. Default: the backend's own default (`DEFAULT_GEMINI_MODEL` of backend/config.ts). */
   geminiModel?: string;
   /** `API_TOKEN` (bearer token for `/api/*`), a Pulumi secret. Default: unset (no token). */
   apiToken?: pulumi.Input<string>;
@@ -63,7 +64,7 @@ export class BackendService extends pulumi.ComponentResource {
     super("co-intelligence:components:BackendService", name, {}, opts);
     const namespaceName = args.namespace ?? "co-intelligence";
     const serviceAccountName = args.serviceAccountName ?? "backend";
-    const geminiModel = args.geminiModel ?? "gemini-2.5-flash";
+    const geminiModel = args.geminiModel ?? DEFAULT_GEMINI_MODEL;
     const codeExecutionEnabled = args.codeExecutionEnabled ?? true;
     const minReplicas = args.minReplicas ?? 2;
     const maxReplicas = args.maxReplicas ?? 4;

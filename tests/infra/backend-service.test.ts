@@ -86,7 +86,9 @@ describe("BackendService defaults", () => {
     );
     expect(plain).toEqual({
       PORT: "8080",
-      GEMINI_MODEL: "gemini-2.5-flash",
+      GEMINI_MODEL:
+        jest.requireActual<typeof import("../../backend/config")>("../../backend/config")
+          .DEFAULT_GEMINI_MODEL,
       CODE_EXECUTION_ENABLED: "true",
       CODE_EXECUTOR_FUNCTION: "co-intelligence-code-executor",
       AWS_REGION: "us-east-1",
