@@ -175,8 +175,18 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
   const sandboxTimeoutMs = r.integer("sandboxTimeoutMs", 30000, 1, 900_000);
   // The function must outlive the sandbox's own limit so a Timeout is answered, not killed.
   const minTimeoutSeconds = Math.ceil(sandboxTimeoutMs / 1000) + 1;
-  const timeoutSeconds = r.integer("functionTimeoutSeconds", Math.ceil(sandboxTimeoutMs / 1000) + 5, 1, 900);
-  if (timeoutSeconds < minTimeoutSeconds) {
+  const timeoutSeconds = r.integer(
+    "functionTimeoutSeconds",
+    Math.min(900, Math.ceil(sandboxTimeoutMs / 1000) + 5),
+    1,
+    900,
+  );
+  if (minTimeoutSeconds > 900) {
+    problems.push(
+      `${NS}:sandboxTimeoutMs must leave the function (at most 900 s) time to answer: at most 899000; ` +
+        `set it with: pulumi config set ${NS}:sandboxTimeoutMs 30000`,
+    );
+  } else if (timeoutSeconds < minTimeoutSeconds) {
     problems.push(
       `${NS}:functionTimeoutSeconds must be more than the sandbox limit (${sandboxTimeoutMs} ms), ` +
         `at least ${minTimeoutSeconds}; set it with: pulumi config set ${NS}:functionTimeoutSeconds ${minTimeoutSeconds + 4}`,

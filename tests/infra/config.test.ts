@@ -127,6 +127,12 @@ describe("stack configuration errors name the fix", () => {
     );
   });
 
+  it("a sandbox limit that leaves the function no time to answer", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:sandboxTimeoutMs": "900000" })).toContain(
+      "co-intelligence:sandboxTimeoutMs must leave the function (at most 900 s) time to answer",
+    );
+  });
+
   it("user-code memory not below the function's", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:sandboxMemoryMb": "512" })).toContain(
       "pulumi config set co-intelligence:sandboxMemoryMb 448",
