@@ -124,7 +124,11 @@ export interface ConfigSource {
   getSecret(key: string): pulumi.Output<string> | undefined;
 }
 
-export class ConfigError extends Error {
+/**
+ * A RunError, so that `pulumi preview`/`up` print the message alone (no program source, no
+ * stack trace): the problems are the user's to fix, not a bug.
+ */
+export class ConfigError extends pulumi.RunError {
   constructor(public readonly problems: string[]) {
     super(`Stack configuration is not valid:\n  - ${problems.join("\n  - ")}`);
     this.name = "ConfigError";

@@ -178,6 +178,16 @@ describe("stack configuration errors name the fix", () => {
     );
   });
 
+  it("is a Pulumi RunError, printed without a stack trace", () => {
+    try {
+      loadConfig(source({}, {}));
+    } catch (err) {
+      expect(pulumi.RunError.isInstance(err)).toBe(true);
+      return;
+    }
+    throw new Error("expected a configuration error");
+  });
+
   it("lists every problem at once", () => {
     const message = errorOf({}, {});
     expect(message).toContain("aws:region");
