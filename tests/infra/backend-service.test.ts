@@ -59,6 +59,21 @@ describe("BackendService defaults", () => {
     });
   });
 
+  it("creates every Kubernetes object through that provider, never the operator's current kubectl context", () => {
+    const k8sObjects = resources.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(k8sObjects.length).toBeGreaterThanOrEqual(7);
+    for (const r of k8sObjects) {
+      expect({ type: r.type, provider: r.provider }).toEqual({
+        type: r.type,
+        provider: expect.stringMatching(/pulumi:providers:kubernetes::backend-k8s::/),
+      });
+    }
+  });
+
+  it("does not make `pulumi up` wait for pods: `npm run rollout` waits for (and undoes) rollouts", () => {
+    expect(deploymentOf(resources).inputs.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+  });
+
   it("creates the namespace (enforcing the restricted pod security standard) and the service account", () => {
     const ns = oneOf(resources, "kubernetes:core/v1:Namespace").inputs;
     expect(ns.metadata.name).toBe("co-intelligence");

@@ -16,6 +16,8 @@ export interface RegisteredResource {
   dependsOn: string[];
   /** Name of its parent resource (the component it belongs to), if any. */
   parent?: string;
+  /** Provider reference (`urn::id`) the engine saw, if any. */
+  provider?: string;
 }
 
 export interface Invoke {
@@ -119,6 +121,7 @@ export async function runPulumi<T>(options: RunOptions<T>): Promise<RunResult<T>
             type: args.type,
             name: args.name,
             inputs: args.inputs,
+            provider: args.provider,
             ignoreChanges: [],
             dependsOn: [],
             ...optionsOf.get(`${args.type}::${args.name}`),
