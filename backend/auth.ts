@@ -1,0 +1,28 @@
+/**
+ * Optional bearer-token auth on /api/*: when API_TOKEN is set, a request needs
+ * `Authorization: Bearer <API_TOKEN>`. Compared as SHA-256 digests with timingSafeEqual, so
+ * neither the token's content nor its length leaks through timing.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { sendError } from "./errors";
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+export function bearerAuth(token: string) {
+  const expected = digest(token);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.url.startsWith("/api/")) return;
+    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? "");
+    if (match?.[1] && timingSafeEqual(digest(match[1].trim()), expected)) return;
+    reply.header("www-authenticate", 'Bearer realm="co-intelligence"');
+    return sendError(
+      reply,
+      401,
+      "Unauthorized",
+      match
+        ? "The bearer token is wrong; send Authorization: Bearer <the backend's API_TOKEN>"
+        : "This backend needs a token: send Authorization: Bearer <the backend's API_TOKEN>",
+    );
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * GET /healthz (the process answers) and GET /readyz (configuration complete and not
+ * shutting down; 503 with what is missing otherwise).
+ */
+import type { FastifyInstance } from "fastify";
+import { missingConfiguration } from "../config";
+
+export async function healthRoutes(app: FastifyInstance): Promise<void> {
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => {
+    const missing = missingConfiguration(app.backend.config);
+    if (app.backend.closing) missing.push("the server is shutting down");
+    if (missing.length > 0) return reply.code(503).send({ status: "not ready", missing });
+    return { status: "ready" };
+  });
+}

@@ -1,0 +1,9 @@
+/** GET /metrics: Prometheus text format. */
+import type { FastifyInstance } from "fastify";
+
+export async function metricsRoutes(app: FastifyInstance): Promise<void> {
+  app.get("/metrics", async (_request, reply) => {
+    const { registry } = app.backend.metrics;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
