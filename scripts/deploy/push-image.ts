@@ -1,0 +1,101 @@
+/**
+ * `push`: log docker in to the repository's registry (the password through stdin only) and
+ * push the image, reading the digest the registry assigned: that digest, not the tag, is
+ * what rollout deploys.
+ */
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { registryLogin, registryOf } from "./ecr";
+import { StepFailure } from "./outcome";
+import { failureLine, runTool, tail } from "./process";
+
+export interface PushOptions {
+  client: ECRClient;
+  /** `<registry>/<name>` */
+  repositoryUrl: string;
+  /** The built image: `<repositoryUrl>:<tag>`, or a local name that is tagged into it first. */
+  image: string;
+  echo?: (chunk: string) => void;
+}
+
+export interface PushResult {
+  /** `<repositoryUrl>:<tag>` that was pushed. */
+  image: string;
+  /** `sha256:<64 hex>` */
+  digest: string;
+  /** `<repositoryUrl>@sha256:...`: what rollout deploys. */
+  imageByDigest: string;
+}
+
+/** The tag of an image reference (`host:5000/name:tag` -> tag), or undefined. */
+export function tagOf(image: string): string | undefined {
+  const lastSlash = image.lastIndexOf("/");
+  const colon = image.indexOf(":", lastSlash + 1);
+  return colon === -1 ? undefined : image.slice(colon + 1);
+}
+
+/** `<tag>: digest: sha256:<hex> size: N`, the last line of a successful docker push. */
+export function parsePushDigest(output: string): string | undefined {
+  const matches = [...output.matchAll(/^\S+: digest: (sha256:[0-9a-f]{64}) size: \d+\s*$/gm)];
+  return matches[matches.length - 1]?.[1];
+}
+
+export async function pushImage(opts: PushOptions): Promise<PushResult> {
+  const tag = tagOf(opts.image);
+  if (tag === undefined || tag === "") {
+    throw new StepFailure(
+      `image ${opts.image} has no tag`,
+      "push what build:image printed: npm run push -- --image <repository>:<tag>",
+    );
+  }
+  const target = `${opts.repositoryUrl}:${tag}`;
+  const registry = registryOf(opts.repositoryUrl);
+  const login = await registryLogin(opts.client, registry);
+
+  const loggedIn = await runTool(
+    "docker",
+    ["login", "--username", login.username, "--password-stdin", login.registry],
+    { input: login.password },
+  );
+  if (loggedIn.code !== 0) {
+    throw new StepFailure(
+      `docker login to ${registry} failed: ${failureLine(loggedIn)}`,
+      "check that docker runs (docker version) and that the AWS credentials belong to the repository's account, then: npm run push",
+    );
+  }
+
+  if (target !== opts.image) {
+    const tagged = await runTool("docker", ["tag", opts.image, target]);
+    if (tagged.code !== 0) {
+      throw new StepFailure(
+        `docker tag ${opts.image} ${target} failed: ${failureLine(tagged)}`,
+        "build the image first: npm run build:image",
+      );
+    }
+  }
+
+  const pushed = await runTool("docker", ["push", target], { echo: opts.echo });
+  if (pushed.code !== 0) {
+    const line = failureLine(pushed);
+    const fix = /does not exist|name unknown/i.test(line)
+      ? "create the repository with the stack (npm run deploy -- --stack <stack>) or pass the right one: --repository NAME"
+      : /tag invalid|already exists|immutable/i.test(line)
+        ? "tags are immutable: commit your change and build a new tag (npm run build:image), then push that"
+        : /no such image|does not exist locally/i.test(line)
+          ? "build it first: npm run build:image"
+          : "retry: npm run push  (then npm run doctor if it fails again)";
+    throw new StepFailure(
+      `docker push ${target} failed: ${line}`,
+      fix,
+      tail(`${pushed.stdout}\n${pushed.stderr}`, 10),
+    );
+  }
+  const digest = parsePushDigest(pushed.stdout);
+  if (digest === undefined) {
+    throw new StepFailure(
+      `docker push ${target} printed no digest line ("<tag>: digest: sha256:... size: N")`,
+      `read the digest with: docker image inspect --format '{{index .RepoDigests 0}}' ${target}`,
+      tail(pushed.stdout, 5),
+    );
+  }
+  return { image: target, digest, imageByDigest: `${opts.repositoryUrl}@${digest}` };
+}
