@@ -3,7 +3,7 @@
  * alone says what code runs. A dirty tree is refused (its image would claim a commit it does
  * not contain) unless the caller says so; then the tag says so too.
  */
-import { runTool, failureLine, tail } from "./process";
+import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail } from "./process";
 import { StepFailure } from "./outcome";
 
 export const DOCKERFILE = "backend/Dockerfile";
@@ -81,6 +81,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     cwd: opts.context,
     echo: opts.echo,
   });
+  if (result.code !== 0 && dockerDaemonDown(result)) {
+    throw new StepFailure(`docker build failed: ${failureLine(result)}`, START_DOCKER_FIX);
+  }
   if (result.code !== 0) {
     throw new StepFailure(
       `docker build failed: ${failureLine(result)}`,

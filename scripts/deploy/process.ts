@@ -79,3 +79,13 @@ export function tail(text: string, count: number): string[] {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   return lines.slice(-count);
 }
+
+/** docker's "no daemon" answer, whatever the subcommand. */
+export function dockerDaemonDown(result: ToolResult): boolean {
+  return /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect/i.test(
+    `${result.stdout}\n${result.stderr}`,
+  );
+}
+
+export const START_DOCKER_FIX =
+  "start the Docker daemon (sudo systemctl start docker, or open Docker Desktop), check with: docker version";

@@ -6,7 +6,7 @@
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { registryLogin, registryOf } from "./ecr";
 import { StepFailure } from "./outcome";
-import { failureLine, runTool, tail } from "./process";
+import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail } from "./process";
 
 export interface PushOptions {
   client: ECRClient;
@@ -59,7 +59,9 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   if (loggedIn.code !== 0) {
     throw new StepFailure(
       `docker login to ${registry} failed: ${failureLine(loggedIn)}`,
-      "check that docker runs (docker version) and that the AWS credentials belong to the repository's account, then: npm run push",
+      dockerDaemonDown(loggedIn)
+        ? START_DOCKER_FIX
+        : "check that the AWS credentials belong to the repository's account (aws sts get-caller-identity), then: npm run push",
     );
   }
 
@@ -76,13 +78,15 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const pushed = await runTool("docker", ["push", target], { echo: opts.echo });
   if (pushed.code !== 0) {
     const line = failureLine(pushed);
-    const fix = /does not exist|name unknown/i.test(line)
-      ? "create the repository with the stack (npm run deploy -- --stack <stack>) or pass the right one: --repository NAME"
-      : /tag invalid|already exists|immutable/i.test(line)
-        ? "tags are immutable: commit your change and build a new tag (npm run build:image), then push that"
-        : /no such image|does not exist locally/i.test(line)
-          ? "build it first: npm run build:image"
-          : "retry: npm run push  (then npm run doctor if it fails again)";
+    const fix = dockerDaemonDown(pushed)
+      ? START_DOCKER_FIX
+      : /does not exist|name unknown/i.test(line)
+        ? "create the repository with the stack (npm run deploy -- --stack <stack>) or pass the right one: --repository NAME"
+        : /tag invalid|already exists|immutable/i.test(line)
+          ? "tags are immutable: commit your change and build a new tag (npm run build:image), then push that"
+          : /no such image|does not exist locally/i.test(line)
+            ? "build it first: npm run build:image"
+            : "retry: npm run push  (then npm run doctor if it fails again)";
     throw new StepFailure(
       `docker push ${target} failed: ${line}`,
       fix,
