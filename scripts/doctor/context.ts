@@ -1,0 +1,84 @@
+/**
+ * What every doctor check receives: the resolved targets, AWS clients, the fix commands
+ * (named once here so every check says them the same way) and what earlier checks found.
+ */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECRClient, Repository } from "@aws-sdk/client-ecr";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { FunctionConfiguration, LambdaClient } from "@aws-sdk/client-lambda";
+import { STSClient } from "@aws-sdk/client-sts";
+import { lambdaInvokeClient, makeClient } from "../lib/aws";
+import { Targets } from "../lib/cli";
+import { KubeLookup, Kubectl } from "./kubectl";
+
+export interface DoctorContext {
+  targets: Targets;
+  env: NodeJS.ProcessEnv;
+  aws: {
+    sts: STSClient;
+    lambda: LambdaClient;
+    /** Lambda Invoke only (AWS_ENDPOINT_URL_LAMBDA_INVOKE, see scripts/lib/aws.ts). */
+    invoke: LambdaClient;
+    ec2: EC2Client;
+    logs: CloudWatchLogsClient;
+    cloudwatch: CloudWatchClient;
+    iam: IAMClient;
+    ecr: ECRClient;
+  };
+  kubectl: Kubectl;
+  fix: Fixes;
+  /** Filled in by earlier checks, read by later ones. */
+  found: {
+    account?: string;
+    fn?: FunctionConfiguration;
+    reservedConcurrency?: number;
+    repository?: Repository;
+    /** The deployment as kubectl reports it, looked up once. */
+    deployment?: Promise<KubeLookup>;
+  };
+}
+
+/** The repair commands, with this run's names filled in. */
+export interface Fixes {
+  pulumiUp: string;
+  rollout: string;
+  updateBackend: string;
+  logs: string;
+  stackFlag: string;
+}
+
+export function fixesFor(t: Targets): Fixes {
+  // Without --stack we still name the command, with a placeholder the reader must fill in.
+  const stack = t.stack ?? "<stack>";
+  const stackFlag = t.stack ? `--stack ${t.stack}` : `--stack <stack>`;
+  return {
+    pulumiUp: `pulumi up --stack ${stack}`,
+    rollout: `npm run rollout -- ${stackFlag}`,
+    updateBackend: `npm run update-backend -- ${stackFlag}`,
+    logs: `npm run logs -- --function ${t.functionName} --region ${t.region} --since ${t.sinceMinutes}`,
+    stackFlag,
+  };
+}
+
+export function createContext(targets: Targets, env: NodeJS.ProcessEnv): DoctorContext {
+  const region = targets.region;
+  return {
+    targets,
+    env,
+    aws: {
+      sts: makeClient(STSClient, { region }),
+      lambda: makeClient(LambdaClient, { region }),
+      invoke: lambdaInvokeClient(region, env),
+      ec2: makeClient(EC2Client, { region }),
+      logs: makeClient(CloudWatchLogsClient, { region }),
+      cloudwatch: makeClient(CloudWatchClient, { region }),
+      iam: makeClient(IAMClient, { region }),
+      ecr: makeClient(ECRClient, { region }),
+    },
+    kubectl: new Kubectl(env),
+    fix: fixesFor(targets),
+    found: {},
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * ecr-repository and ecr-image: the backend's image repository keeps tags immutable and
+ * scans on push, and the image the deployment runs is there with no critical findings.
+ */
+import {
+  DescribeImageScanFindingsCommand,
+  DescribeImagesCommand,
+  DescribeRepositoriesCommand,
+  ImageIdentifier,
+} from "@aws-sdk/client-ecr";
+import { awsErrorName, isAccessDenied } from "../lib/aws";
+import { errorLine } from "../lib/cli";
+import { Check, fail, pass, skip } from "../lib/report";
+import { DoctorContext } from "./context";
+import { KubeDeployment, KubeLookup, backendContainer } from "./kubectl";
+
+export const ecrRepository: Check<DoctorContext> = {
+  id: "ecr-repository",
+  title: "Image repository exists, immutable tags, scan on push",
+  needs: ["aws-identity"],
+  async run(ctx) {
+    const name = ctx.targets.repositoryName;
+    const region = ctx.targets.region;
+    let repo;
+    try {
+      repo = (await ctx.aws.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })))
+        .repositories?.[0];
+    } catch (err) {
+      if (awsErrorName(err) === "RepositoryNotFoundException") {
+        return fail(
+          `no repository ${name} in ${region}: ${errorLine(err)}`,
+          `${ctx.fix.pulumiUp}   (or pass the repository the backend uses: --repository NAME)`,
+        );
+      }
+      if (isAccessDenied(err)) return skip(`no permission to read repository ${name}: ${errorLine(err)}`);
+      throw err;
+    }
+    if (!repo) return fail(`no repository ${name} in ${region}`, ctx.fix.pulumiUp);
+    ctx.found.repository = repo;
+    const problems: string[] = [];
+    const fixes: string[] = [];
+    if (!repo.imageTagMutability?.startsWith("IMMUTABLE")) {
+      problems.push(`tags must be IMMUTABLE, found ${repo.imageTagMutability}`);
+      fixes.push(
+        `aws ecr put-image-tag-mutability --repository-name ${name} --region ${region} --image-tag-mutability IMMUTABLE`,
+      );
+    }
+    if (repo.imageScanningConfiguration?.scanOnPush !== true) {
+      problems.push("scan on push must be on, found off");
+      fixes.push(
+        `aws ecr put-image-scanning-configuration --repository-name ${name} --region ${region} --image-scanning-configuration scanOnPush=true`,
+      );
+    }
+    if (problems.length === 0) return pass(`${repo.repositoryUri} (IMMUTABLE, scan on push)`);
+    return fail(
+      `${repo.repositoryUri}: ${problems.join("; ")}`,
+      `${ctx.fix.pulumiUp}   (or now: ${fixes.join(" && ")})`,
+    );
+  },
+};
+
+/** The deployment as kubectl reports it, looked up once per doctor run. */
+export function deploymentOf(ctx: DoctorContext): Promise<KubeLookup> {
+  const { namespace, deploymentName } = ctx.targets;
+  ctx.found.deployment ??= ctx.kubectl.getJson<KubeDeployment>(
+    ["deployment", deploymentName, "-n", namespace],
+    {
+      detail: `no deployment ${deploymentName} in namespace ${namespace}`,
+      fix: `${ctx.fix.pulumiUp}   (or pass where the backend runs: --namespace NS --deployment NAME)`,
+    },
+  );
+  return ctx.found.deployment;
+}
+
+/** `<uri>@sha256:...` or `<uri>:tag` -> the image id within `<uri>`, else undefined. */
+export function imageInRepository(image: string, repositoryUri: string): ImageIdentifier | undefined {
+  if (image.startsWith(`${repositoryUri}@`)) return { imageDigest: image.slice(repositoryUri.length + 1) };
+  if (image.startsWith(`${repositoryUri}:`)) return { imageTag: image.slice(repositoryUri.length + 1) };
+  if (image === repositoryUri) return { imageTag: "latest" };
+  return undefined;
+}
+
+export const ecrImage: Check<DoctorContext> = {
+  id: "ecr-image",
+  title: "Deployed image is in the repository with no critical findings",
+  needs: ["ecr-repository"],
+  async run(ctx) {
+    const lookup = await deploymentOf(ctx);
+    if (lookup.status !== "ok") return skip(`cannot tell which image runs: ${lookup.detail}`);
+    const image = backendContainer(lookup.value)?.image ?? "";
+    const repo = ctx.found.repository!;
+    const uri = repo.repositoryUri!;
+    const id = imageInRepository(image, uri);
+    if (!id)
+      return skip(
+        `the deployment runs ${image || "no image"}, not an image of ${uri} (see deployment-image)`,
+      );
+    const name = ctx.targets.repositoryName;
+    const region = ctx.targets.region;
+    let digest: string | undefined;
+    try {
+      const images = await ctx.aws.ecr.send(
+        new DescribeImagesCommand({ repositoryName: name, imageIds: [id] }),
+      );
+      digest = images.imageDetails?.[0]?.imageDigest;
+    } catch (err) {
+      if (awsErrorName(err) === "ImageNotFoundException") {
+        return fail(
+          `${image} is not in ${name}: ${errorLine(err)}`,
+          `build, push and roll out an image that is: ${ctx.fix.updateBackend}`,
+        );
+      }
+      throw err;
+    }
+    const scanId = digest ? { imageDigest: digest } : id;
+    const idArg = digest ? `imageDigest=${digest}` : `imageTag=${id.imageTag}`;
+    let counts: Record<string, number>;
+    try {
+      const scan = await ctx.aws.ecr.send(
+        new DescribeImageScanFindingsCommand({ repositoryName: name, imageId: scanId }),
+      );
+      counts = scan.imageScanFindings?.findingSeverityCounts ?? {};
+    } catch (err) {
+      if (awsErrorName(err) === "ScanNotFoundException") {
+        return skip(
+          `${image} is in the repository but has no scan results yet (start one: aws ecr start-image-scan --repository-name ${name} --region ${region} --image-id ${idArg})`,
+        );
+      }
+      throw err;
+    }
+    const summary = Object.entries(counts)
+      .map(([severity, n]) => `${severity} ${n}`)
+      .join(", ");
+    const critical = counts.CRITICAL ?? 0;
+    if (critical === 0) return pass(`${image}: no critical findings${summary ? ` (${summary})` : ""}`);
+    return fail(
+      `${image}: ${critical} critical finding(s) (${summary})`,
+      `see them: aws ecr describe-image-scan-findings --repository-name ${name} --region ${region} --image-id ${idArg}; ` +
+        `rebuild on a patched base image and roll it out: ${ctx.fix.updateBackend}`,
+    );
+  },
+};

@@ -1,0 +1,127 @@
+/**
+ * deployment-ready, deployment-image and backend-ready: the backend on EKS has every
+ * replica ready, no pod crash-looping, runs an image of our repository, and answers /readyz.
+ * Without kubectl (or without access to the cluster) the deployment checks skip with the reason.
+ */
+import { errorLine } from "../lib/cli";
+import { Check, fail, pass, skip } from "../lib/report";
+import { DoctorContext } from "./context";
+import { deploymentOf, imageInRepository } from "./ecr";
+import { ContainerStatus, KubePod, backendContainer, labelSelector } from "./kubectl";
+
+/** Waiting reasons that mean a pod will not get better by waiting. */
+const STUCK = new Set([
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+]);
+/** Restarts after which a not-ready container counts as looping even between back-offs. */
+const RESTART_LOOP = 3;
+
+/** What is wrong with one pod, or undefined. */
+export function podProblem(pod: KubePod): string | undefined {
+  const statuses: ContainerStatus[] = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ];
+  for (const c of statuses) {
+    const waiting = c.state?.waiting?.reason;
+    const last = c.lastState?.terminated;
+    const lastText = last ? `, last exit: ${last.reason ?? "?"} code ${last.exitCode ?? "?"}` : "";
+    if (waiting && STUCK.has(waiting)) {
+      return `pod ${pod.metadata?.name} container ${c.name}: ${waiting} (${c.restartCount ?? 0} restarts${lastText})`;
+    }
+    if ((c.restartCount ?? 0) >= RESTART_LOOP && c.ready !== true) {
+      return `pod ${pod.metadata?.name} container ${c.name}: not ready after ${c.restartCount} restarts${lastText}`;
+    }
+  }
+  return undefined;
+}
+
+export const deploymentReady: Check<DoctorContext> = {
+  id: "deployment-ready",
+  title: "Backend deployment has all replicas ready, no crash loops",
+  async run(ctx) {
+    const { namespace, deploymentName } = ctx.targets;
+    const lookup = await deploymentOf(ctx);
+    if (lookup.status === "skip") return skip(lookup.detail);
+    if (lookup.status === "fail") return fail(lookup.detail, lookup.fix);
+    const dep = lookup.value;
+    const wanted = dep.spec?.replicas ?? 1;
+    const ready = dep.status?.readyReplicas ?? 0;
+    const problems: string[] = [];
+    if (ready < wanted) problems.push(`${ready}/${wanted} replicas ready`);
+    const selector = labelSelector(dep);
+    if (selector) {
+      const pods = await ctx.kubectl.getJson<{ items?: KubePod[] }>(
+        ["pods", "-n", namespace, "-l", selector],
+        {
+          detail: "no pods",
+          fix: "",
+        },
+      );
+      if (pods.status === "ok") {
+        for (const pod of pods.value.items ?? []) {
+          const problem = podProblem(pod);
+          if (problem) problems.push(problem);
+        }
+      } else if (problems.length > 0) problems.push(`pods not readable: ${pods.detail}`);
+    }
+    if (problems.length === 0)
+      return pass(`${ready}/${wanted} replicas ready in ${namespace}/${deploymentName}`);
+    const looping = problems.some((p) => /CrashLoopBackOff|restarts/.test(p));
+    const fix = looping
+      ? `see why: kubectl logs deployment/${deploymentName} -n ${namespace} --previous   then go back to the last good image: kubectl rollout undo deployment/${deploymentName} -n ${namespace}   (or roll out a fixed one: ${ctx.fix.rollout})`
+      : `see why: kubectl describe pods -n ${namespace} -l ${selector ?? `app=${deploymentName}`}   (then: ${ctx.fix.rollout})`;
+    return fail(`expected ${wanted}/${wanted} ready and no restarts, found: ${problems.join("; ")}`, fix);
+  },
+};
+
+export const deploymentImage: Check<DoctorContext> = {
+  id: "deployment-image",
+  title: "Backend deployment runs an image from the repository",
+  needs: ["ecr-repository"],
+  async run(ctx) {
+    const lookup = await deploymentOf(ctx);
+    if (lookup.status === "skip") return skip(lookup.detail);
+    if (lookup.status === "fail") return skip(`needs the deployment: ${lookup.detail}`);
+    const uri = ctx.found.repository!.repositoryUri!;
+    const image = backendContainer(lookup.value)?.image ?? "";
+    const id = imageInRepository(image, uri);
+    if (id) return pass(`${image}${id.imageDigest ? "" : " (by tag; rollout pins digests)"}`);
+    return fail(
+      `expected an image of ${uri}, found ${image || "no image"}`,
+      `roll out the repository's image: ${ctx.fix.rollout}`,
+    );
+  },
+};
+
+export const backendReady: Check<DoctorContext> = {
+  id: "backend-ready",
+  title: "Backend answers GET /readyz",
+  async run(ctx) {
+    const { url, namespace, deploymentName } = ctx.targets;
+    if (!url) return skip("no --url given (pass --url https://... or set BACKEND_URL)");
+    const target = `${url}/readyz`;
+    let res: Response;
+    try {
+      res = await fetch(target, { signal: AbortSignal.timeout(10000) });
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      return fail(
+        `GET ${target} failed: ${errorLine(cause ?? err)}`,
+        `check the URL and that the service is reachable: kubectl get svc,ingress -n ${namespace}; kubectl logs deployment/${deploymentName} -n ${namespace}`,
+      );
+    }
+    const body = (await res.text()).replace(/\s+/g, " ").trim().slice(0, 300);
+    if (res.status === 200) return pass(`GET ${target} -> 200`);
+    return fail(
+      `GET ${target} -> ${res.status}${body ? `: ${body}` : ""}`,
+      `the answer names what configuration is missing; set it (${ctx.fix.pulumiUp}) and see: kubectl logs deployment/${deploymentName} -n ${namespace}`,
+    );
+  },
+};

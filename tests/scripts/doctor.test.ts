@@ -1,0 +1,386 @@
+// `npm run doctor`, run for real (tsx) against moto for AWS, the real local sandbox for
+// Lambda Invoke, the recording kubectl stub and a real /readyz server: a healthy deployment
+// passes every check, and each fault fails exactly its check (dependents skip) with the fix.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
+import { Moto, startMoto } from "../helpers/moto";
+import {
+  Clients,
+  Deployment,
+  NAMES,
+  SANDBOX_ENV,
+  clientsFor,
+  faults,
+  healthyDeployment,
+} from "./doctor-fixture";
+
+const ROOT = path.join(__dirname, "..", "..");
+const NODE_BIN = path.join(ROOT, "node_modules", ".bin");
+const STUB_BIN = path.join(ROOT, "tests", "fixtures", "bin");
+
+const IDS = [
+  "aws-identity",
+  "function-exists",
+  "function-state",
+  "function-config",
+  "function-network",
+  "function-invoke",
+  "function-sandbox",
+  "function-logs",
+  "invoke-permission",
+  "ecr-repository",
+  "ecr-image",
+  "deployment-ready",
+  "deployment-image",
+  "backend-ready",
+];
+
+interface CheckJson {
+  id: string;
+  title: string;
+  status: "pass" | "fail" | "skip";
+  detail: string;
+  fix: string;
+  durationMs: number;
+}
+interface DoctorRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  report: { ok: boolean; checks: CheckJson[] };
+  check(id: string): CheckJson;
+  kubectlCalls: string[][];
+}
+
+let moto: Moto;
+let sandbox: LocalSandbox;
+let readyz: http.Server;
+let readyzStatus = 200;
+let backendUrl: string;
+let aws: Clients;
+let deployment: Deployment;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "doctor-test-"));
+  // `pulumi stack output --json --stack prod` answers the stack's names, as index.ts exports them.
+  fs.mkdirSync(path.join(tmp, "pulumi-bin"));
+  fs.writeFileSync(
+    path.join(tmp, "pulumi-bin", "pulumi"),
+    `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify({
+      functionName: NAMES.functionName,
+      repositoryName: NAMES.repositoryName,
+      invokeRoleName: NAMES.invokeRoleName,
+      namespace: "default",
+      deploymentName: "backend",
+      region: "us-east-1",
+    })}\nEOF\n`,
+    { mode: 0o755 },
+  );
+  const started = await Promise.all([
+    startMoto(),
+    startLocalSandbox({
+      port: 0,
+      functionName: NAMES.functionName,
+      env: SANDBOX_ENV,
+      workers: 1,
+      log: () => {},
+    }),
+  ]);
+  [moto, sandbox] = started;
+  readyz = http.createServer((req, res) => {
+    res.writeHead(req.url === "/readyz" ? readyzStatus : 404, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify(readyzStatus === 200 ? { ready: true } : { ready: false, missing: ["GEMINI_API_KEY"] }),
+    );
+  });
+  await new Promise<void>((resolve) => readyz.listen(0, "127.0.0.1", resolve));
+  backendUrl = `http://127.0.0.1:${(readyz.address() as { port: number }).port}`;
+  aws = clientsFor(moto.endpoint);
+});
+
+afterAll(async () => {
+  await Promise.all([moto?.stop(), sandbox?.close(), new Promise((r) => readyz?.close(r))]);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  readyzStatus = 200;
+  await moto.reset();
+  deployment = await healthyDeployment(aws);
+});
+
+/** Runs doctor as on-call would, with --json unless told otherwise. Async: the sandbox and /readyz live in this process. */
+async function doctor(
+  args: string[],
+  opts: { kubectl?: "stub" | "none"; scenario?: string; json?: boolean; pulumi?: boolean } = {},
+): Promise<DoctorRun> {
+  const record = path.join(tmp, `kubectl-${Date.now()}-${Math.random()}.jsonl`);
+  const PATH = [
+    ...(opts.pulumi ? [path.join(tmp, "pulumi-bin")] : []),
+    ...(opts.kubectl === "none" ? [] : [STUB_BIN]),
+    NODE_BIN,
+    // The machine may have a real kubectl in /usr/bin: keep it out when there must be none.
+    ...(opts.kubectl === "none" ? [] : ["/usr/bin", "/bin"]),
+  ].join(path.delimiter);
+  const child = spawn(
+    path.join(NODE_BIN, "tsx"),
+    ["scripts/doctor.ts", ...(opts.json === false ? [] : ["--json"]), ...args],
+    {
+      cwd: ROOT,
+      env: {
+        PATH,
+        HOME: tmp,
+        ...moto.env,
+        AWS_ENDPOINT_URL_LAMBDA_INVOKE: sandbox.url,
+        STUB_RECORD: record,
+        STUB_SCENARIO: opts.scenario ?? "healthy",
+        STUB_IMAGE: deployment.image,
+      },
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  let report: DoctorRun["report"] = { ok: false, checks: [] };
+  if (opts.json !== false) {
+    try {
+      report = JSON.parse(stdout) as DoctorRun["report"];
+    } catch {
+      throw new Error(`doctor --json printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
+    }
+  }
+  const kubectlCalls = fs.existsSync(record)
+    ? fs
+        .readFileSync(record, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as string[])
+    : [];
+  return {
+    code,
+    stdout,
+    stderr,
+    report,
+    kubectlCalls,
+    check(id) {
+      const found = report.checks.find((c) => c.id === id);
+      if (!found) throw new Error(`no check ${id} in ${stdout}`);
+      return found;
+    },
+  };
+}
+
+/** Every check passes except `failed`, and exactly `skipped` are skipped. */
+function expectOnly(run: DoctorRun, failed: string | undefined, skipped: string[] = []): void {
+  const statuses = Object.fromEntries(run.report.checks.map((c) => [c.id, c.status]));
+  const expected = Object.fromEntries(
+    IDS.map((id) => [id, id === failed ? "fail" : skipped.includes(id) ? "skip" : "pass"]),
+  );
+  if (JSON.stringify(statuses) !== JSON.stringify(expected)) {
+    // Show the details of the unexpected ones: that is what explains a failing test.
+    const odd = run.report.checks.filter((c) => c.status !== expected[c.id]);
+    expect({ statuses, odd }).toEqual({ statuses: expected, odd: [] });
+  }
+  expect(run.report.ok).toBe(failed === undefined);
+  expect(run.code).toBe(failed === undefined ? 0 : 1);
+}
+
+const FULL = () => ["--url", backendUrl];
+
+describe("npm run doctor", () => {
+  it("passes every check, in the contract's order, on a healthy deployment (names from the Pulumi stack)", async () => {
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
+    expect(run.report.checks.map((c) => c.id)).toEqual(IDS);
+    expectOnly(run, undefined);
+    for (const c of run.report.checks) {
+      expect(Object.keys(c).sort()).toEqual(["detail", "durationMs", "fix", "id", "status", "title"]);
+      expect(c.title).not.toBe("");
+      expect(typeof c.durationMs).toBe("number");
+    }
+    expect(run.check("function-invoke").detail).toContain("1175");
+    expect(run.check("ecr-image").detail).toContain(deployment.image);
+    expect(run.kubectlCalls).toContainEqual(
+      expect.arrayContaining(["kubectl", "get", "deployment", "backend", "-n", "default", "-o", "json"]),
+    );
+    expect(run.kubectlCalls.some((argv) => argv.includes("pods") && argv.includes("-l"))).toBe(true);
+  });
+
+  it("prints one readable line per check and a summary without --json", async () => {
+    const run = await doctor(FULL(), { json: false });
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines.slice(0, 14).map((l) => l.split(/\s+/)[1])).toEqual(IDS);
+    expect(lines.slice(0, 14).every((l) => l.startsWith("✔"))).toBe(true);
+    expect(lines.at(-1)).toBe("OK: 14 passed, 0 failed, 0 skipped");
+  });
+
+  it("fails function-exists when the function is missing, skips what needs it, and says pulumi up --stack", async () => {
+    await faults.functionMissing(aws);
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
+    expectOnly(run, "function-exists", [
+      "function-state",
+      "function-config",
+      "function-network",
+      "function-invoke",
+      "function-sandbox",
+      "function-logs",
+      "invoke-permission",
+    ]);
+    expect(run.check("function-exists").detail).toContain("ResourceNotFoundException");
+    expect(run.check("function-exists").fix).toContain("pulumi up --stack prod");
+    expect(run.check("function-invoke").detail).toBe("needs function-state (skipped)");
+    expect(run.check("function-state").detail).toBe("needs function-exists (failed)");
+  });
+
+  it("fails function-config when the timeout is below the sandbox limit, with the update command", async () => {
+    await faults.wrongTimeout(aws);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-config");
+    expect(run.check("function-config").detail).toContain("timeout must be at least the sandbox limit 30 s");
+    expect(run.check("function-config").detail).toContain("found 10 s");
+    expect(run.check("function-config").fix).toContain(
+      "aws lambda update-function-configuration --function-name co-intelligence-code-executor --region us-east-1 --timeout 35",
+    );
+  });
+
+  it("fails function-network when the security group allows egress, naming the rule to revoke", async () => {
+    await faults.egressRule(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(
+      `security group ${deployment.securityGroupId} allows egress: tcp 443 to 0.0.0.0/0`,
+    );
+    expect(run.check("function-network").fix).toContain(
+      `aws ec2 revoke-security-group-egress --group-id ${deployment.securityGroupId}`,
+    );
+  });
+
+  it("fails function-network when a subnet's route table has a route to an internet gateway", async () => {
+    const igw = await faults.internetRoute(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(`0.0.0.0/0 -> internet gateway ${igw}`);
+    expect(run.check("function-network").fix).toContain(
+      `aws ec2 delete-route --route-table-id ${deployment.routeTableId} --destination-cidr-block 0.0.0.0/0`,
+    );
+  });
+
+  it("fails invoke-permission when the invoke role has no invoke policy", async () => {
+    await faults.invokePolicyMissing(aws);
+    const run = await doctor(FULL());
+    expectOnly(run, "invoke-permission");
+    expect(run.check("invoke-permission").detail).toContain(
+      "no policy of the role allows lambda:InvokeFunction",
+    );
+    expect(run.check("invoke-permission").fix).toContain(
+      `aws iam put-role-policy --role-name ${NAMES.invokeRoleName}`,
+    );
+    expect(run.check("invoke-permission").fix).toContain(deployment.functionArn);
+  });
+
+  it("fails invoke-permission when the invoke policy names another function's ARN, showing that ARN", async () => {
+    await faults.invokePolicyOnWrongArn(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "invoke-permission");
+    expect(run.check("invoke-permission").detail).toMatch(
+      /inline:invoke-code-executor allows it on arn:aws:lambda:us-east-1:123456789012:function:old-executor/,
+    );
+    expect(run.check("invoke-permission").fix).toContain("pulumi up --stack");
+  });
+
+  it("fails function-logs on errors and timeouts in the last --since minutes, pointing at npm run logs", async () => {
+    await faults.logErrors(aws);
+    const run = await doctor([...FULL(), "--since", "30"]);
+    expectOnly(run, "function-logs");
+    expect(run.check("function-logs").detail).toContain(
+      "2 log event(s) in /aws/lambda/co-intelligence-code-executor",
+    );
+    expect(run.check("function-logs").detail).toContain('1 x "Task timed out"');
+    expect(run.check("function-logs").fix).toContain(
+      "npm run logs -- --function co-intelligence-code-executor --region us-east-1 --since 30",
+    );
+  });
+
+  it("fails ecr-repository when the repository is missing and skips the image checks that need it", async () => {
+    await faults.repositoryMissing(aws);
+    const run = await doctor(FULL());
+    expectOnly(run, "ecr-repository", ["ecr-image", "deployment-image"]);
+    expect(run.check("ecr-repository").detail).toContain("RepositoryNotFoundException");
+    expect(run.check("ecr-repository").fix).toContain("pulumi up --stack <stack>");
+  });
+
+  it("fails deployment-ready when a pod crash-loops, with the logs and undo commands", async () => {
+    const run = await doctor(FULL(), { scenario: "crashloop" });
+    expectOnly(run, "deployment-ready");
+    expect(run.check("deployment-ready").detail).toContain("1/2 replicas ready");
+    expect(run.check("deployment-ready").detail).toContain("CrashLoopBackOff");
+    expect(run.check("deployment-ready").fix).toContain(
+      "kubectl logs deployment/backend -n default --previous",
+    );
+    expect(run.check("deployment-ready").fix).toContain("kubectl rollout undo deployment/backend -n default");
+  });
+
+  it("fails deployment-image when the deployment runs an image from elsewhere", async () => {
+    const original = deployment.image;
+    deployment.image = "docker.io/library/backend:latest";
+    try {
+      const run = await doctor(FULL());
+      expectOnly(run, "deployment-image", ["ecr-image"]);
+      expect(run.check("deployment-image").fix).toContain("npm run rollout -- --stack <stack>");
+    } finally {
+      deployment.image = original;
+    }
+  });
+
+  it("skips the deployment checks, with the reason, when kubectl is not on PATH", async () => {
+    const run = await doctor(FULL(), { kubectl: "none" });
+    expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
+    expect(run.check("deployment-ready").detail).toContain("kubectl is not on PATH");
+    expect(run.check("ecr-image").detail).toContain("kubectl is not on PATH");
+  });
+
+  it("skips the deployment checks when kubectl may not read the cluster", async () => {
+    const run = await doctor(FULL(), { scenario: "forbidden" });
+    expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
+    expect(run.check("deployment-ready").detail).toMatch(
+      /^kubectl cannot read the cluster: Error from server \(Forbidden\)/,
+    );
+  });
+
+  it("skips backend-ready without --url, and fails it when /readyz is not 200", async () => {
+    const noUrl = await doctor([]);
+    expectOnly(noUrl, undefined, ["backend-ready"]);
+    expect(noUrl.check("backend-ready").detail).toContain("no --url given");
+
+    readyzStatus = 503;
+    const notReady = await doctor(FULL());
+    expectOnly(notReady, "backend-ready");
+    expect(notReady.check("backend-ready").detail).toContain("-> 503");
+    expect(notReady.check("backend-ready").detail).toContain("GEMINI_API_KEY");
+  });
+
+  it("refuses an unknown flag in one line with exit code 2, and --help shows an example", async () => {
+    const bad = await doctor(["--fucntion", "x"], { json: false });
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr.trim()).toBe("error: unknown flag --fucntion (see: npm run doctor -- --help)");
+    const help = await doctor(["--help"], { json: false });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("example: npm run doctor -- --stack prod");
+    expect(help.stdout).toContain("AWS_ENDPOINT_URL_LAMBDA_INVOKE");
+  });
+
+  it("says how to install pulumi when --stack is given without the CLI", async () => {
+    const run = await doctor(["--stack", "prod"], { json: false, kubectl: "none" });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("--stack prod needs the Pulumi CLI");
+  });
+});
