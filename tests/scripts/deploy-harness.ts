@@ -28,6 +28,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Leave the stubs off PATH (a machine without docker/kubectl). */
   noStubs?: boolean;
+  /** Run it the way the README shows: `npm run --silent <script> -- args...`. */
+  viaNpm?: string;
   /** System directories on PATH after the stubs and node. Default /usr/local/bin, /usr/bin, /bin. */
   systemPath?: string[];
 }
@@ -61,7 +63,10 @@ export async function runScript(script: string, args: string[], opts: RunOptions
     AWS_EC2_METADATA_DISABLED: "true",
     ...opts.env,
   };
-  const child = spawn(path.join(NODE_BIN, "tsx"), [path.join("scripts", `${script}.ts`), ...args], {
+  const [command, commandArgs] = opts.viaNpm
+    ? ["npm", ["run", "--silent", opts.viaNpm, "--", ...args]]
+    : [path.join(NODE_BIN, "tsx"), [path.join("scripts", `${script}.ts`), ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],

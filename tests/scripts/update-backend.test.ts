@@ -122,4 +122,17 @@ describe("npm run update-backend", () => {
       expect(run.stdout).toContain(flag);
     expect(run.stdout).toContain("example: npm run update-backend -- --stack prod");
   });
+
+  it.each([
+    ["build:image", "build-image"],
+    ["push", "push"],
+    ["rollout", "rollout"],
+    ["update-backend", "update-backend"],
+    ["smoke", "smoke"],
+  ])("is what `npm run %s` runs (the README's commands)", async (npmScript, script) => {
+    const run = await runScript(script, ["--help"], { viaNpm: npmScript });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`usage: npm run ${npmScript} -- [flags]`);
+    expect(run.stdout).toContain(`example: npm run ${npmScript} -- `);
+  });
 });
