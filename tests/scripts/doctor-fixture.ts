@@ -277,6 +277,22 @@ export const faults = {
       }),
       "2026-11-30T10:01:02.000Z 5f1c Task timed out after 35.04 seconds",
     ]),
+  /** ECR's scan of the deployed image found a critical vulnerability (moto's scan-results API). */
+  criticalFindings: async (motoEndpoint: string, d: Deployment) => {
+    const imageDigest = d.image.split("@")[1]!;
+    const result = {
+      registryId: "123456789012",
+      repositoryName: NAMES.repositoryName,
+      imageId: { imageDigest },
+      imageScanStatus: { status: "COMPLETE", description: "The scan was completed successfully." },
+      imageScanFindings: { findingSeverityCounts: { CRITICAL: 2, HIGH: 1 }, findings: [] },
+    };
+    const res = await fetch(`${motoEndpoint}/moto-api/static/ecr/scan-finding-results`, {
+      method: "POST",
+      body: JSON.stringify({ results: [result], region: "us-east-1" }),
+    });
+    if (!res.ok) throw new Error(`moto refused the scan results: ${res.status}`);
+  },
   repositoryMissing: (aws: Clients) =>
     aws.ecr.send(new DeleteRepositoryCommand({ repositoryName: NAMES.repositoryName, force: true })),
 };

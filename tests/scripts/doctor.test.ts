@@ -117,7 +117,13 @@ beforeEach(async () => {
 /** Runs doctor as on-call would, with --json unless told otherwise. Async: the sandbox and /readyz live in this process. */
 async function doctor(
   args: string[],
-  opts: { kubectl?: "stub" | "none"; scenario?: string; json?: boolean; pulumi?: boolean } = {},
+  opts: {
+    kubectl?: "stub" | "none";
+    scenario?: string;
+    json?: boolean;
+    pulumi?: boolean;
+    invokeUrl?: string;
+  } = {},
 ): Promise<DoctorRun> {
   const record = path.join(tmp, `kubectl-${Date.now()}-${Math.random()}.jsonl`);
   const PATH = [
@@ -136,7 +142,7 @@ async function doctor(
         PATH,
         HOME: tmp,
         ...moto.env,
-        AWS_ENDPOINT_URL_LAMBDA_INVOKE: sandbox.url,
+        AWS_ENDPOINT_URL_LAMBDA_INVOKE: opts.invokeUrl ?? sandbox.url,
         STUB_RECORD: record,
         STUB_SCENARIO: opts.scenario ?? "healthy",
         STUB_IMAGE: deployment.image,
@@ -306,6 +312,45 @@ describe("npm run doctor", () => {
     expect(run.check("function-logs").fix).toContain(
       "npm run logs -- --function co-intelligence-code-executor --region us-east-1 --since 30",
     );
+  });
+
+  it("fails function-invoke when the function errors on every call (a bad SANDBOX_* value), naming it", async () => {
+    const broken = await startLocalSandbox({
+      port: 0,
+      functionName: NAMES.functionName,
+      env: { ...SANDBOX_ENV, SANDBOX_TIMEOUT_MS: "soon" },
+      workers: 1,
+      log: () => {},
+    });
+    try {
+      const run = await doctor(FULL(), { invokeUrl: broken.url });
+      expectOnly(run, "function-invoke", ["function-sandbox"]);
+      expect(run.check("function-invoke").detail).toContain("the function itself failed");
+      expect(run.check("function-invoke").detail).toContain("SANDBOX_TIMEOUT_MS");
+      expect(run.check("function-invoke").fix).toContain(
+        "npm run logs -- --function co-intelligence-code-executor",
+      );
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it("fails ecr-image when the deployed image has critical scan findings", async () => {
+    await faults.criticalFindings(moto.endpoint, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "ecr-image");
+    expect(run.check("ecr-image").detail).toContain("2 critical finding(s)");
+    expect(run.check("ecr-image").fix).toContain(
+      "aws ecr describe-image-scan-findings --repository-name co-intelligence-backend",
+    );
+    expect(run.check("ecr-image").fix).toContain("npm run update-backend -- --stack <stack>");
+  });
+
+  it("fails deployment-ready when the deployment does not exist", async () => {
+    const run = await doctor(FULL(), { scenario: "not-found" });
+    expectOnly(run, "deployment-ready", ["ecr-image", "deployment-image"]);
+    expect(run.check("deployment-ready").detail).toContain("no deployment backend in namespace default");
+    expect(run.check("deployment-ready").fix).toContain("--namespace NS --deployment NAME");
   });
 
   it("fails ecr-repository when the repository is missing and skips the image checks that need it", async () => {
