@@ -133,9 +133,10 @@ async function doctor(
     // The machine may have a real kubectl in /usr/bin: keep it out when there must be none.
     ...(opts.kubectl === "none" ? [] : ["/usr/bin", "/bin"]),
   ].join(path.delimiter);
+  const doctorArgs = [...(opts.json === false ? [] : ["--json"]), ...args];
   const child = spawn(
-    path.join(NODE_BIN, "tsx"),
-    ["scripts/doctor.ts", ...(opts.json === false ? [] : ["--json"]), ...args],
+    opts.viaNpm ? "npm" : path.join(NODE_BIN, "tsx"),
+    opts.viaNpm ? ["run", "--silent", "doctor", "--", ...doctorArgs] : ["scripts/doctor.ts", ...doctorArgs],
     {
       cwd: ROOT,
       env: {
@@ -202,7 +203,7 @@ const FULL = () => ["--url", backendUrl];
 
 describe("npm run doctor", () => {
   it("passes every check, in the contract's order, on a healthy deployment (names from the Pulumi stack)", async () => {
-    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true, viaNpm: true });
     expect(run.report.checks.map((c) => c.id)).toEqual(IDS);
     expectOnly(run, undefined);
     for (const c of run.report.checks) {
