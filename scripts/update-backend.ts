@@ -1,11 +1,23 @@
 // `npm run update-backend`: build:image, push and rollout in one, in-process, stopping at the
-// first failure; the rollout deploys exactly the digest the push produced.
+// first failure; the rollout deploys exactly the digest the push produced. The repository is
+// looked up first, so a missing one fails before the build.
 import { SHARED_FLAGS, runCommand } from "./lib/cli";
 import { BUILD_STEP } from "./build-image";
 import { PUSH_STEP } from "./push";
 import { ROLLOUT_STEP } from "./rollout";
-import { runDeployCommand } from "./deploy/command";
+import { runDeployCommand, type Step } from "./deploy/command";
+import { repositoryStep } from "./deploy/steps";
 import { DEPLOY_FLAGS } from "./deploy/targets";
+
+const REPOSITORY_STEP: Step = {
+  name: "repository",
+  fix: "npm run doctor  (checks credentials, region and the repository)",
+  run: repositoryStep,
+  handOff: (result, inputs) => ({
+    ...inputs,
+    targets: { ...inputs.targets, repositoryUrl: String(result.repositoryUrl) },
+  }),
+};
 
 if (require.main === module) {
   void runCommand((argv) =>
@@ -31,7 +43,7 @@ if (require.main === module) {
           "npm run update-backend -- --stack prod",
           "npm run update-backend -- --stack dev --timeout 10m --json",
         ],
-        steps: [BUILD_STEP, PUSH_STEP, ROLLOUT_STEP],
+        steps: [REPOSITORY_STEP, BUILD_STEP, PUSH_STEP, ROLLOUT_STEP],
       },
       argv,
     ),

@@ -45,6 +45,14 @@ async function repositoryUrl(inputs: StepInputs, client: ECRClient): Promise<str
   return repositoryUrlOf(client, targets.repositoryName, targets.region);
 }
 
+/**
+ * update-backend's first step: find the repository before spending minutes on a build, so a
+ * missing repository fails at once and the build tags straight into it.
+ */
+export async function repositoryStep(inputs: StepInputs): Promise<{ repositoryUrl: string }> {
+  return { repositoryUrl: await repositoryUrl(inputs, inputs.ecr ?? ecrClient(inputs.targets.region)) };
+}
+
 /** The image of this commit when none is named: what build:image tags a clean tree with. */
 async function imageOfHead(inputs: StepInputs, name: string, command: string): Promise<string> {
   const state = await gitState(path.resolve(inputs.context ?? REPO_ROOT));

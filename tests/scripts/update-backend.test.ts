@@ -36,17 +36,8 @@ describe("npm run update-backend", () => {
     const run = await update("healthy", ["--json"]);
     const image = `${URL}:${repo.commit.slice(0, 12)}`;
     expect(run.calls).toEqual([
-      [
-        "docker",
-        "build",
-        "-f",
-        "backend/Dockerfile",
-        "-t",
-        `co-intelligence-backend:${repo.commit.slice(0, 12)}`,
-        ".",
-      ],
+      ["docker", "build", "-f", "backend/Dockerfile", "-t", image, "."],
       ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
-      ["docker", "tag", `co-intelligence-backend:${repo.commit.slice(0, 12)}`, image],
       ["docker", "push", image],
       ["kubectl", "get", "deployment", "backend", "-n", "co-intelligence", "-o", "json"],
       ["kubectl", "set", "image", "deployment/backend", `backend=${URL}@${DIGEST}`, "-n", "co-intelligence"],
@@ -56,23 +47,24 @@ describe("npm run update-backend", () => {
     const report = jsonOf<{ ok: boolean; steps: { step: string; ok: boolean }[] }>(run);
     expect(report.ok).toBe(true);
     expect(report.steps.map((s) => [s.step, s.ok])).toEqual([
+      ["repository", true],
       ["build", true],
       ["push", true],
       ["rollout", true],
     ]);
   });
 
-  it("tags with the repository URL from the flag, so no retag is needed", async () => {
-    const run = await update("healthy", ["--repository-url", URL]);
+  it("fails before building when the repository does not exist", async () => {
+    const run = await update("healthy", ["--repository", "no-such-repo"]);
+    expect(run.status).toBe(1);
+    expect(run.calls).toEqual([]);
+    expect(run.stdout).toContain("✘ repository  ECR repository no-such-repo does not exist in us-east-1");
+    expect(run.stdout).toContain("fix: create it with the stack: npm run deploy -- --stack <stack>");
+  });
+
+  it("takes the repository URL from the flag without asking ECR for it", async () => {
+    const run = await update("healthy", ["--repository-url", URL, "--repository", "not-asked"]);
     expect(run.status).toBe(0);
-    expect(run.calls.map((c) => c.slice(0, 2).join(" "))).toEqual([
-      "docker build",
-      "docker login",
-      "docker push",
-      "kubectl get",
-      "kubectl set",
-      "kubectl rollout",
-    ]);
     expect(run.calls[0]).toContain(`${URL}:${repo.commit.slice(0, 12)}`);
   });
 
