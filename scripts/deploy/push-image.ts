@@ -28,6 +28,7 @@ export interface PushResult {
 
 /** The tag of an image reference (`host:5000/name:tag` -> tag), or undefined. */
 export function tagOf(image: string): string | undefined {
+  if (image.includes("@")) return undefined; // a digest reference names no tag
   const lastSlash = image.lastIndexOf("/");
   const colon = image.indexOf(":", lastSlash + 1);
   return colon === -1 ? undefined : image.slice(colon + 1);

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { cleanRepo, jsonOf, onlyGitOnPath, runScript } from "./deploy-harness";
+import { cleanRepo, jsonOf, onlyGitOnPath, pulumiWithOutputs, runScript } from "./deploy-harness";
 
 const URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend";
 
@@ -33,6 +33,19 @@ describe("npm run build:image", () => {
     expect(run.status).toBe(0);
     expect(run.calls[0]).toContain(`my-backend:${repo.commit.slice(0, 12)}`);
     expect(run.stdout).toContain(`image: my-backend:${repo.commit.slice(0, 12)}`);
+  });
+
+  it("tags with the stack's repositoryUrl output with --stack", async () => {
+    const pulumi = pulumiWithOutputs({ repositoryUrl: URL, repositoryName: "co-intelligence-backend" });
+    try {
+      const run = await runScript("build-image", ["--stack", "prod", "--context", repo.dir], {
+        systemPath: pulumi.systemPath,
+      });
+      expect(run.status).toBe(0);
+      expect(run.calls[0]).toContain(`${URL}:${repo.commit.slice(0, 12)}`);
+    } finally {
+      pulumi.remove();
+    }
   });
 
   it("refuses a dirty tree without running docker, naming the changes and --allow-dirty", async () => {

@@ -129,3 +129,14 @@ export function jsonOf<T = Record<string, unknown>>(run: CommandRun): T {
     throw new Error(`stdout is not one JSON document:\n${run.stdout}\nstderr:\n${run.stderr}`);
   }
 }
+
+/** A `pulumi` stub answering `pulumi stack output --json --stack NAME` with `outputs`; PATH dirs to use. */
+export function pulumiWithOutputs(outputs: Record<string, string>): { systemPath: string[]; remove(): void } {
+  const scratch = scratchDir("pulumi-stub-");
+  fs.writeFileSync(
+    path.join(scratch.dir, "pulumi"),
+    `#!/bin/sh\n[ "$1 $2 $3" = "stack output --json" ] || exit 3\ncat <<'EOF'\n${JSON.stringify(outputs)}\nEOF\n`,
+    { mode: 0o755 },
+  );
+  return { systemPath: [scratch.dir, "/usr/local/bin", "/usr/bin", "/bin"], remove: scratch.remove };
+}

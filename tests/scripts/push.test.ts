@@ -99,6 +99,14 @@ describe("npm run push", () => {
     expect(run.stdout).toContain("fix: create it with the stack: npm run deploy -- --stack <stack>");
   });
 
+  it("refuses an image named by digest (a push needs a tag), before logging in", async () => {
+    const run = await push(["--image", `${URL}@${DIGEST}`]);
+    expect(run.status).toBe(1);
+    expect(run.calls).toEqual([]);
+    expect(run.stdout).toContain(`image ${URL}@${DIGEST} has no tag`);
+    expect(run.stdout).toContain("fix: push what build:image printed");
+  });
+
   it("reports docker's push error and its fix, exit 1", async () => {
     const run = await push(["--image", `${URL}:abc`, "--json"], "push-fail");
     expect(run.status).toBe(1);

@@ -2,7 +2,7 @@
 // the undo on a failed rollout, and what on-call is shown.
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { startMoto, type Moto } from "../helpers/moto";
-import { jsonOf, runScript } from "./deploy-harness";
+import { jsonOf, pulumiWithOutputs, runScript } from "./deploy-harness";
 
 const URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -55,6 +55,27 @@ describe("npm run rollout", () => {
     ]);
     expect(run.stdout).toContain("✔ rollout");
     expect(run.stdout).toContain(`image: ${IMAGE}`);
+  });
+
+  it("takes the namespace and deployment from the stack's outputs with --stack", async () => {
+    const pulumi = pulumiWithOutputs({ namespace: "co-intelligence", deploymentName: "chat-backend" });
+    try {
+      const run = await runScript("rollout", ["--stack", "prod", "--image", IMAGE], {
+        systemPath: pulumi.systemPath,
+      });
+      expect(run.status).toBe(0);
+      expect(run.calls[1]).toEqual([
+        "kubectl",
+        "set",
+        "image",
+        "deployment/chat-backend",
+        `backend=${IMAGE}`,
+        "-n",
+        "co-intelligence",
+      ]);
+    } finally {
+      pulumi.remove();
+    }
   });
 
   it("undoes a rollout that times out and shows the failing pod's events and last log lines", async () => {
