@@ -71,6 +71,9 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
   app.decorate("backend", context);
   const ctx = context;
 
+  // The API speaks JSON only: a text/plain body is a 415 that says so, not a confusing
+  // "body must be object".
+  app.removeContentTypeParser("text/plain");
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendError(

@@ -1,0 +1,175 @@
+/**
+ * The ways the backend is started for real: the container image's entry point (compiled
+ * `node dist/backend/server.js`, as backend/Dockerfile runs it) and `npm start` (the local
+ * stack: sandbox runtime + backend). Both are started as child processes and talked to
+ * over HTTP.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync, readdirSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { answerText, chat } from "./harness";
+
+const ROOT = path.join(__dirname, "../..");
+const children: ChildProcess[] = [];
+afterAll(() =>
+  children.forEach((c) => {
+    if (c.exitCode === null && c.signalCode === null) process.kill(-c.pid!, "SIGKILL");
+  }),
+);
+
+/** Resolves with the exit code, or rejects when the process is still alive after `ms`. */
+function exited(child: ChildProcess, ms = 15000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`still running ${ms} ms after the signal`)), ms);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Starts a command and resolves with the first match of `pattern` in its output. */
+function startAndWaitFor(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+  // Its own process group, so a "Ctrl-C" reaches every process of it, as in a terminal.
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  children.push(child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s:\n${output}`)), 30000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match, output: () => output });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code} before ${pattern}:\n${output}`));
+    });
+  });
+}
+
+describe("backend/Dockerfile", () => {
+  const dockerfile = readFileSync(path.join(ROOT, "backend/Dockerfile"), "utf8");
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const final = stages.at(-1)!;
+
+  it("is multi-stage on Node 24, and the runtime stage installs production dependencies only", () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(stage).toMatch(/^node:24[-\w.]*slim/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(final).not.toMatch(/npm (ci|install)(?!.*--omit=dev)/);
+  });
+
+  it("runs as a numeric non-root user with the compiled entry point", () => {
+    const user = /^USER (\d+)(?::(\d+))?$/m.exec(final);
+    expect(user).not.toBeNull();
+    expect(Number(user![1])).toBeGreaterThan(0);
+    expect(final).toMatch(/^CMD \["node", "dist\/backend\/server\.js"\]$/m);
+  });
+
+  it("everything the compiled backend requires is a production dependency", () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const imports = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (file.endsWith(".ts"))
+          for (const m of readFileSync(file, "utf8").matchAll(/(?:from |require\()"([^".][^"]*)"/g))
+            imports.add(m[1]!);
+      }
+    };
+    walk(path.join(ROOT, "backend"));
+    const packages = [...imports]
+      .filter((name) => !name.startsWith("node:"))
+      .map((name) => (name.startsWith("@") ? name.split("/").slice(0, 2).join("/") : name.split("/")[0]!));
+    expect(packages.length).toBeGreaterThan(0);
+    for (const name of packages) expect(Object.keys(pkg.dependencies)).toContain(name);
+  });
+});
+
+describe("the container entry point: node dist/backend/server.js", () => {
+  it("compiles, listens on PORT, answers the probes and exits 0 on SIGTERM", async () => {
+    const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
+    expect(build.status).toBe(0);
+    const { child, match } = await startAndWaitFor(
+      process.execPath,
+      ["dist/backend/server.js"],
+      { ...process.env, PORT: "0", HOST: "127.0.0.1", GEMINI_API_KEY: "k", LOG_LEVEL: "info" },
+      /"url":"(http:\/\/127\.0\.0\.1:\d+)"/,
+    );
+    const url = match[1]!;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${url}/`)).text()).toMatch(/Co-Intelligence/);
+    child.kill("SIGTERM");
+    expect(await exited(child)).toBe(0);
+  });
+});
+
+describe("npm start (the local stack)", () => {
+  it("runs the sandbox and the backend wired together; a seed question is answered; Ctrl-C stops it", async () => {
+    const { child, match } = await startAndWaitFor(
+      "npm",
+      ["start", "--silent", "--", "--fake-gemini", "--port", "0", "--workers", "2"],
+      { ...process.env, LOG_LEVEL: "warn", GEMINI_API_KEY: "" },
+      /local stack ready: (http:\/\/localhost:\d+)/,
+    );
+    const url = match[1]!;
+    const { events } = await chat(url, "What's 25 times 47?");
+    expect(events.find((e) => e.event === "code_result")?.data).toMatchObject({ ok: true, stdout: "1175\n" });
+    expect(answerText(events)).toMatch(/1175/);
+    const execute = await fetch(`${url}/api/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "import os" }),
+    });
+    expect(await execute.json()).toMatchObject({ ok: false, error: { type: "ModuleNotAllowed" } });
+    process.kill(-child.pid!, "SIGINT"); // Ctrl-C: the whole foreground group
+    await exited(child);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it("a bad option is one line that says what to do", () => {
+    const run = spawnSync("npm", ["start", "--silent", "--", "--prot", "8080"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr.trim()).toBe("npm start: unknown option --prot; see npm start -- --help");
+  });
+
+  it("a busy port names the fix", async () => {
+    const server = http.createServer().listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as { port: number }).port;
+    try {
+      const run = spawnSync("npm", ["start", "--silent", "--", "--fake-gemini", "--port", String(port)], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/port is already in use.*npm start -- --port/);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      server.close();
+    }
+  });
+});
