@@ -1,8 +1,10 @@
 // npm run rollout (scripts/rollout.ts) with the recording kubectl stub: the exact commands,
 // the undo on a failed rollout, and what on-call is shown.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { startMoto, type Moto } from "../helpers/moto";
-import { jsonOf, pulumiWithOutputs, runScript } from "./deploy-harness";
+import { jsonOf, pulumiWithOutputs, runScript, scratchDir } from "./deploy-harness";
 
 const URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -138,6 +140,26 @@ describe("npm run rollout", () => {
     expect(run.calls).toEqual([["kubectl", "get", "deployment", "backnd", "-n", "default", "-o", "json"]]);
     expect(run.stdout).toContain('Error from server (NotFound): deployments.apps "backnd" not found');
     expect(run.stdout).toContain("fix: check the names (kubectl get deployments -n default)");
+  });
+
+  it("stops when kubectl may read but not patch the deployment, naming the permission", async () => {
+    const stubDir = scratchDir("kubectl-answers-");
+    try {
+      fs.writeFileSync(
+        path.join(stubDir.dir, "kubectl-set-image.err"),
+        'Error from server (Forbidden): deployments.apps "backend" is forbidden: User "ci" cannot patch resource "deployments" in API group "apps" in the namespace "default"\n',
+      );
+      fs.writeFileSync(path.join(stubDir.dir, "kubectl-set-image.exit"), "1");
+      const run = await rollout(["--image", IMAGE], "healthy", { STUB_DIR: stubDir.dir });
+      expect(run.status).toBe(1);
+      expect(run.calls.map((c) => c[1])).toEqual(["get", "set"]);
+      expect(run.stdout).toContain("kubectl set image failed: Error from server (Forbidden)");
+      expect(run.stdout).toContain(
+        "fix: use a kubeconfig allowed to get and patch deployments in default (kubectl auth can-i patch deployment/backend -n default)",
+      );
+    } finally {
+      stubDir.remove();
+    }
   });
 
   it("says how to point kubectl at the cluster when it cannot reach it", async () => {
