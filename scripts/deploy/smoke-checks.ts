@@ -222,6 +222,18 @@ export function probeFor(module: string): { code: string; stdout: string } {
   return MODULE_PROBES[module] ?? { code: `import ${module}\nprint(${module}.__name__)`, stdout: module };
 }
 
+/** Error types the backend reports when the sandbox itself could not be used (not user-code outcomes). */
+const BACKEND_SANDBOX_FAILURES = new Set(["SandboxUnavailable", "SandboxError", "Throttled"]);
+
+/** A sandbox answer that says the sandbox was not reached or broke: the same fix for every check. */
+function unreachableSandbox(r: SandboxResponse, ctx: SmokeContext): Outcome | undefined {
+  if (!r.error || !BACKEND_SANDBOX_FAILURES.has(r.error.type)) return undefined;
+  return fail(
+    `the backend could not use the sandbox: ${r.error.type}: ${r.error.message}`,
+    `check the function and the backend's invoke permission: ${ctx.doctorCommand}`,
+  );
+}
+
 const describeResponse = (r: SandboxResponse): string =>
   r.error
     ? `${r.error.type}: ${r.error.message}`
@@ -251,6 +263,8 @@ export function moduleCheck(module: string): Check<SmokeContext> {
       } catch (err) {
         return transportFailure(err, ctx);
       }
+      const down = unreachableSandbox(r, ctx);
+      if (down) return down;
       if (r.ok && r.stdout.trim() === probe.stdout)
         return pass(`printed ${probe.stdout.length > 40 ? `${probe.stdout.slice(0, 40)}...` : probe.stdout}`);
       const fix =
@@ -281,6 +295,8 @@ export function refusalCheck(
         return transportFailure(err, ctx);
       }
       if (!r.ok && r.error?.type === errorType) return pass(`refused: ${errorType}`);
+      const down = unreachableSandbox(r, ctx);
+      if (down) return down;
       return fail(
         `expected error ${errorType}, got ${describeResponse(r)}`,
         `${fix}; then: ${ctx.doctorCommand}`,

@@ -203,6 +203,33 @@ describe("npm run smoke against the local stack", () => {
     );
   });
 
+  it("fails the chat checks with the kill-switch fix when code execution is switched off", async () => {
+    stack = await startStack(seedBrain(), sandbox, { CODE_EXECUTION_ENABLED: "false" });
+    const run = await runScript("smoke", ["--url", stack.backend.url, "--modules", "math", "--json"]);
+    expect(run.status).toBe(1);
+    const chat1 = byId(jsonOf<SmokeReport>(run)).get("chat-1")!;
+    expect(chat1.status).toBe("fail");
+    expect(chat1.detail).toMatch(/^no code event \(the model did not run code\)/);
+    expect(chat1.fix).toContain("check CODE_EXECUTION_ENABLED");
+  });
+
+  it("fails every check with the doctor fix when the backend cannot reach the sandbox", async () => {
+    stack = await startStack(seedBrain(), undefined);
+    const run = await runScript("smoke", ["--url", stack.backend.url, "--modules", "math", "--json"]);
+    expect(run.status).toBe(1);
+    const report = jsonOf<SmokeReport>(run);
+    expect(report.checks.map((c) => c.status)).toEqual(Array(9).fill("fail"));
+    const math = byId(report).get("execute-math")!;
+    expect(math.detail).toMatch(/^the backend could not use the sandbox: SandboxUnavailable: /);
+    expect(math.fix).toBe(
+      `check the function and the backend's invoke permission: npm run doctor -- --url ${stack.backend.url}`,
+    );
+    expect(byId(report).get("refuse-os")!.detail).toMatch(
+      /^the backend could not use the sandbox: SandboxUnavailable/,
+    );
+    expect(byId(report).get("chat-1")!.detail).toMatch(/code_result not ok: SandboxUnavailable/);
+  });
+
   it("sends API_TOKEN as a bearer token, and without it fails with the fix", async () => {
     stack = await startStack(seedBrain(), sandbox, { API_TOKEN: "s3cret-token" });
     const withToken = await runScript("smoke", ["--url", stack.backend.url, "--modules", "math", "--json"], {
