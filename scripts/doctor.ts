@@ -2,7 +2,7 @@
 // stack outputs, defaults), run the 14 checks in order, print the report (or --json),
 // exit 0 iff nothing failed. README "Troubleshoot" explains each check and its fix.
 import { INVOKE_ENDPOINT_ENV } from "./lib/aws";
-import { SHARED_FLAGS, helpText, parseFlags, resolveTargets, runCommand } from "./lib/cli";
+import { SHARED_FLAGS, helpText, parseFlags, readStackOutputs, resolveTargets, runCommand } from "./lib/cli";
 import { printReport, runChecks, stderrProgress } from "./lib/report";
 import { CHECKS } from "./doctor/checks";
 import { createContext } from "./doctor/context";
@@ -29,19 +29,31 @@ const HELP = helpText({
   ],
 });
 
-export async function main(argv: string[]): Promise<number> {
+/** Where doctor reads its environment and writes its report; tests pass their own. */
+export interface DoctorIo {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+}
+
+const PROCESS_IO: DoctorIo = { env: process.env, stdout: (text) => void process.stdout.write(text) };
+
+export async function main(argv: string[], io: DoctorIo = PROCESS_IO): Promise<number> {
   const flags = parseFlags(argv, FLAGS, COMMAND);
   if (flags.switches.has("help")) {
-    process.stdout.write(`${HELP}\n`);
+    io.stdout(`${HELP}\n`);
     return 0;
   }
-  const targets = resolveTargets(flags, { command: COMMAND });
-  const ctx = createContext(targets, process.env);
+  const targets = resolveTargets(flags, {
+    command: COMMAND,
+    env: io.env,
+    readStack: (stack) => readStackOutputs(stack, io.env),
+  });
+  const ctx = createContext(targets, io.env);
   const report = await runChecks(CHECKS, ctx, {
     progress: stderrProgress(),
     defaultFix: "see README: Troubleshoot",
   });
-  return printReport(report, { json: flags.switches.has("json") });
+  return printReport(report, { json: flags.switches.has("json"), write: io.stdout });
 }
 
-if (require.main === module) void runCommand(main);
+if (require.main === module) void runCommand((argv) => main(argv));

@@ -7,6 +7,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
+import { main as doctorMain } from "../../scripts/doctor";
 import { Moto, startMoto } from "../helpers/moto";
 import {
   Clients,
@@ -101,6 +102,9 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => readyz.listen(0, "127.0.0.1", resolve));
   backendUrl = `http://127.0.0.1:${(readyz.address() as { port: number }).port}`;
   aws = clientsFor(moto.endpoint);
+  // In-process runs: the SDK reads endpoint and credentials from process.env (jest gives
+  // each test file its own copy).
+  Object.assign(process.env, moto.env);
 });
 
 afterAll(async () => {
@@ -114,7 +118,11 @@ beforeEach(async () => {
   deployment = await healthyDeployment(aws);
 });
 
-/** Runs doctor as on-call would, with --json unless told otherwise. Async: the sandbox and /readyz live in this process. */
+/**
+ * Runs doctor with --json unless told otherwise. By default in this process (its `main`,
+ * with this test's environment: fast); `process: "tsx" | "npm"` runs the real command as
+ * on-call would. Always async: the sandbox and /readyz live in this process.
+ */
 async function doctor(
   args: string[],
   opts: {
@@ -123,6 +131,7 @@ async function doctor(
     json?: boolean;
     pulumi?: boolean;
     invokeUrl?: string;
+    process?: "tsx" | "npm";
   } = {},
 ): Promise<DoctorRun> {
   const record = path.join(tmp, `kubectl-${Date.now()}-${Math.random()}.jsonl`);
@@ -133,28 +142,33 @@ async function doctor(
     // The machine may have a real kubectl in /usr/bin: keep it out when there must be none.
     ...(opts.kubectl === "none" ? [] : ["/usr/bin", "/bin"]),
   ].join(path.delimiter);
+  const env = {
+    PATH,
+    HOME: tmp,
+    ...moto.env,
+    AWS_ENDPOINT_URL_LAMBDA_INVOKE: opts.invokeUrl ?? sandbox.url,
+    STUB_RECORD: record,
+    STUB_SCENARIO: opts.scenario ?? "healthy",
+    STUB_IMAGE: deployment.image,
+  };
   const doctorArgs = [...(opts.json === false ? [] : ["--json"]), ...args];
-  const child = spawn(
-    opts.viaNpm ? "npm" : path.join(NODE_BIN, "tsx"),
-    opts.viaNpm ? ["run", "--silent", "doctor", "--", ...doctorArgs] : ["scripts/doctor.ts", ...doctorArgs],
-    {
-      cwd: ROOT,
-      env: {
-        PATH,
-        HOME: tmp,
-        ...moto.env,
-        AWS_ENDPOINT_URL_LAMBDA_INVOKE: opts.invokeUrl ?? sandbox.url,
-        STUB_RECORD: record,
-        STUB_SCENARIO: opts.scenario ?? "healthy",
-        STUB_IMAGE: deployment.image,
-      },
-    },
-  );
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  let code: number | null;
+  if (opts.process === undefined) {
+    code = await doctorMain(doctorArgs, { env, stdout: (text) => void (stdout += text) });
+  } else {
+    const child = spawn(
+      opts.process === "npm" ? "npm" : path.join(NODE_BIN, "tsx"),
+      opts.process === "npm"
+        ? ["run", "--silent", "doctor", "--", ...doctorArgs]
+        : ["scripts/doctor.ts", ...doctorArgs],
+      { cwd: ROOT, env },
+    );
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  }
   let report: DoctorRun["report"] = { ok: false, checks: [] };
   if (opts.json !== false) {
     try {
@@ -203,7 +217,7 @@ const FULL = () => ["--url", backendUrl];
 
 describe("npm run doctor", () => {
   it("passes every check, in the contract's order, on a healthy deployment (names from the Pulumi stack)", async () => {
-    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true, viaNpm: true });
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true, process: "npm" });
     expect(run.report.checks.map((c) => c.id)).toEqual(IDS);
     expectOnly(run, undefined);
     for (const c of run.report.checks) {
@@ -220,7 +234,7 @@ describe("npm run doctor", () => {
   });
 
   it("prints one readable line per check and a summary without --json", async () => {
-    const run = await doctor(FULL(), { json: false });
+    const run = await doctor(FULL(), { json: false, process: "tsx" });
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
     expect(lines.slice(0, 14).map((l) => l.split(/\s+/)[1])).toEqual(IDS);
@@ -413,18 +427,18 @@ describe("npm run doctor", () => {
   });
 
   it("refuses an unknown flag in one line with exit code 2, and --help shows an example", async () => {
-    const bad = await doctor(["--fucntion", "x"], { json: false });
+    const bad = await doctor(["--fucntion", "x"], { json: false, process: "tsx" });
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe("");
     expect(bad.stderr.trim()).toBe("error: unknown flag --fucntion (see: npm run doctor -- --help)");
-    const help = await doctor(["--help"], { json: false });
+    const help = await doctor(["--help"], { json: false, process: "tsx" });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("example: npm run doctor -- --stack prod");
     expect(help.stdout).toContain("AWS_ENDPOINT_URL_LAMBDA_INVOKE");
   });
 
   it("says how to install pulumi when --stack is given without the CLI", async () => {
-    const run = await doctor(["--stack", "prod"], { json: false, kubectl: "none" });
+    const run = await doctor(["--stack", "prod"], { json: false, kubectl: "none", process: "tsx" });
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toContain("--stack prod needs the Pulumi CLI");
