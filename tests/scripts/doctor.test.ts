@@ -350,6 +350,39 @@ describe("npm run doctor", () => {
     }
   });
 
+  it("fails function-sandbox when the function runs `import os` (a handler without the sandbox)", async () => {
+    // A Lambda Invoke endpoint whose "handler" runs anything: prints 1175 for every request.
+    const unsandboxed = http.createServer((req, res) => {
+      req.resume().on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            ok: true,
+            stdout: "1175\n",
+            stderr: "",
+            result: null,
+            error: null,
+            truncated: false,
+            durationMs: 1,
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => unsandboxed.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = unsandboxed.address() as { port: number };
+      const run = await doctor(FULL(), { invokeUrl: `http://127.0.0.1:${port}` });
+      expectOnly(run, "function-sandbox");
+      expect(run.check("function-sandbox").detail).toContain(
+        "`import os` must answer ModuleNotAllowed, found ok=true",
+      );
+      expect(run.check("function-sandbox").detail).toContain("must answer OperationNotAllowed");
+      expect(run.check("function-sandbox").fix).toContain("pulumi up --stack <stack>");
+    } finally {
+      await new Promise((r) => unsandboxed.close(r));
+    }
+  });
+
   it("fails ecr-image when the deployed image has critical scan findings", async () => {
     await faults.criticalFindings(moto.endpoint, deployment);
     const run = await doctor(FULL());
