@@ -43,6 +43,19 @@ const THROTTLING = new Set([
   "ProvisionedThroughputExceededException",
 ]);
 
+/**
+ * A kept-alive connection the server closed just as a request went out: the request never
+ * reached the function, so sending it again is safe (and the SDK's own retries, which would
+ * do the same, are off).
+ */
+function isConnectionReset(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  return (
+    ["ECONNRESET", "EPIPE"].includes(e.code ?? "") ||
+    /\b(ECONNRESET|EPIPE|socket hang up)\b/.test(e.message ?? "")
+  );
+}
+
 export interface SandboxClientOptions {
   /** Invoke attempts when throttled, the first included. Default 4. */
   maxAttempts?: number;
@@ -119,6 +132,7 @@ export function createSandboxClient(
           const elapsed = performance.now() - started;
           const name = (err as { name?: string }).name ?? "";
           if (signal?.aborted) return failure("Aborted", "The execution was cancelled.", elapsed);
+          if (isConnectionReset(err) && attempt < maxAttempts) continue;
           if (THROTTLING.has(name)) {
             if (attempt < maxAttempts) {
               await sleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);

@@ -1,0 +1,279 @@
+/**
+ * `npm run bench:backend`: what the backend itself costs, in figures (not a test).
+ *
+ *   turn overhead (pure)  = one /api/chat turn (a tool call, its result, an answer) with a
+ *                           zero-time model and sandbox injected: HTTP, validation, the loop, SSE.
+ *   turn overhead (wired) = the same turn through the real @google/genai SDK (fake Gemini on
+ *                           loopback) and the real local sandbox, minus the model and execution
+ *                           time the backend itself measured for that turn (its /metrics sums).
+ *   /api/execute          = requests/s and latency at 1, 8 and 32 concurrent clients, next to
+ *                           the same load sent straight to the sandbox's Invoke API; the ratio
+ *                           is backend throughput / sandbox throughput (1.0 = no cost).
+ *
+ * Flags: --turns N (default 200), --seconds S per load level (default 3), --workers N sandbox
+ * workers (default 4), --json.
+ */
+import http from "node:http";
+import { startBackend } from "../backend/server";
+import type { ModelStream } from "../backend/gemini";
+import type { SandboxClient, SandboxResult } from "../backend/sandbox-client";
+import { startLocalSandbox } from "../lambda/local/server";
+import { reply, scripted, startFakeGemini } from "../tests/helpers/fake-gemini";
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`${name} needs a positive number; e.g. ${name} ${fallback}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const TURNS = flag("--turns", 200);
+const SECONDS = flag("--seconds", 3);
+const WORKERS = flag("--workers", 4);
+const JSON_OUTPUT = process.argv.includes("--json");
+const CODE = "print(sum(range(1000)))";
+const QUIET = { LOG_LEVEL: "silent" };
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+const progress = (text: string) => process.stderr.write(`bench:backend: ${text}\n`);
+
+// Keep-alive on both sides, as a browser or load balancer would use the backend.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string, body: string, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", ...headers } },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () =>
+          response.statusCode === 200
+            ? resolve(text)
+            : reject(new Error(`HTTP ${response.statusCode}: ${text}`)),
+        );
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+const CHAT_BODY = JSON.stringify({ messages: [{ role: "user", content: "What's 25 times 47?" }] });
+
+/** A turn with a zero-time model (a call, then an answer) and a zero-time sandbox. */
+async function pureTurnOverhead(): Promise<number[]> {
+  const instant: SandboxResult = {
+    ok: true,
+    stdout: "1175\n",
+    stderr: "",
+    result: null,
+    error: null,
+    truncated: false,
+    durationMs: 0,
+  };
+  const sandbox: SandboxClient = { execute: async () => instant };
+  const model: ModelStream = async ({ contents }) => {
+    const answering = contents.at(-1)?.parts?.some((p) => p.functionResponse);
+    const chunk = answering
+      ? { candidates: [{ content: { role: "model", parts: [{ text: "The answer is 1175." }] } }] }
+      : {
+          candidates: [
+            {
+              content: {
+                role: "model",
+                parts: [
+                  { functionCall: { id: "c1", name: "execute_python", args: { code: "print(25 * 47)" } } },
+                ],
+              },
+            },
+          ],
+        };
+    return (async function* () {
+      yield chunk as never;
+    })();
+  };
+  const backend = await startBackend({
+    port: 0,
+    env: { ...QUIET, GEMINI_API_KEY: "x" },
+    overrides: { sandbox, model },
+  });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < TURNS + 20; i++) {
+      const started = performance.now();
+      const text = await post(`${backend.url}/api/chat`, CHAT_BODY);
+      if (!text.includes("event: done") || !text.includes("1175"))
+        throw new Error(`unexpected stream: ${text}`);
+      if (i >= 20) samples.push(performance.now() - started); // the first 20 warm the JIT
+    }
+  } finally {
+    await backend.close();
+  }
+  return samples;
+}
+
+/** Sum of a Prometheus histogram's `_sum` lines for `name`, in ms. */
+function histogramSumMs(metrics: string, name: string): number {
+  let total = 0;
+  for (const line of metrics.split("\n"))
+    if (line.startsWith(`${name}_sum`)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return total * 1000;
+}
+
+async function wiredTurnOverhead(sandboxUrl: string): Promise<{ overhead: number[]; turn: number[] }> {
+  const gemini = await startFakeGemini(scripted()); // replaced below
+  let n = 0;
+  gemini.setScript(() =>
+    n++ % 2 === 0
+      ? reply.calls({ id: `c${n}`, code: "print(25 * 47)" })
+      : reply.text("The answer is ", "1175."),
+  );
+  const backend = await startBackend({
+    port: 0,
+    env: { ...QUIET, GEMINI_API_KEY: "x", GEMINI_BASE_URL: gemini.url, AWS_ENDPOINT_URL_LAMBDA: sandboxUrl },
+  });
+  const metrics = async () => {
+    const text = await (await fetch(`${backend.url}/metrics`)).text();
+    return (
+      histogramSumMs(text, "model_request_duration_seconds") +
+      histogramSumMs(text, "code_execution_duration_seconds")
+    );
+  };
+  const overhead: number[] = [];
+  const turn: number[] = [];
+  try {
+    for (let i = 0; i < TURNS + 20; i++) {
+      const before = await metrics();
+      const started = performance.now();
+      const text = await post(`${backend.url}/api/chat`, CHAT_BODY);
+      const elapsed = performance.now() - started;
+      if (!text.includes("1175.")) throw new Error(`unexpected stream: ${text}`);
+      const inside = (await metrics()) - before;
+      if (i >= 20) {
+        turn.push(elapsed);
+        overhead.push(elapsed - inside);
+      }
+    }
+  } finally {
+    await backend.close();
+    await gemini.close();
+  }
+  return { overhead, turn };
+}
+
+interface Load {
+  clients: number;
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+}
+
+/** `clients` loops sending `send()` back to back for SECONDS. */
+async function load(clients: number, send: () => Promise<void>): Promise<Load> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await send();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    clients,
+    requests: latencies.length,
+    perSecond: round(latencies.length / seconds, 1),
+    p50: round(percentile(latencies, 50)),
+    p95: round(percentile(latencies, 95)),
+  };
+}
+
+async function main(): Promise<void> {
+  progress(`pure turn overhead (${TURNS} turns)...`);
+  const pure = await pureTurnOverhead();
+
+  const sandbox = await startLocalSandbox({ port: 0, workers: WORKERS, log: () => {}, maxQueue: 1024 });
+  const backend = await startBackend({ port: 0, env: { ...QUIET, AWS_ENDPOINT_URL_LAMBDA: sandbox.url } });
+  try {
+    progress(`wired turn overhead (${TURNS} turns, fake Gemini + local sandbox)...`);
+    const wired = await wiredTurnOverhead(sandbox.url);
+
+    const executeBody = JSON.stringify({ code: CODE });
+    const invokeBody = JSON.stringify({ code: CODE, timeoutMs: 30000 });
+    const invokeUrl = `${sandbox.url}/2015-03-31/functions/co-intelligence-code-executor/invocations`;
+    const levels = [];
+    for (const clients of [1, 8, 32]) {
+      progress(`/api/execute and direct invoke at ${clients} concurrent client(s), ${SECONDS} s each...`);
+      await load(clients, async () => void (await post(invokeUrl, invokeBody))); // warm-up at this level
+      const direct = await load(clients, async () => void (await post(invokeUrl, invokeBody)));
+      const viaBackend = await load(
+        clients,
+        async () => void (await post(`${backend.url}/api/execute`, executeBody)),
+      );
+      levels.push({
+        clients,
+        backend: viaBackend,
+        sandbox: direct,
+        throughputRatio: round(viaBackend.perSecond / direct.perSecond),
+        addedLatencyP50Ms: round(viaBackend.p50 - direct.p50),
+      });
+    }
+
+    const figures = {
+      turns: TURNS,
+      pureTurnP50Ms: round(percentile(pure, 50)),
+      pureTurnP95Ms: round(percentile(pure, 95)),
+      wiredTurnP50Ms: round(percentile(wired.turn, 50)),
+      wiredOverheadP50Ms: round(percentile(wired.overhead, 50)),
+      wiredOverheadP95Ms: round(percentile(wired.overhead, 95)),
+      sandboxWorkers: WORKERS,
+      secondsPerLevel: SECONDS,
+      execute: levels,
+    };
+    if (JSON_OUTPUT) {
+      console.log(JSON.stringify(figures, null, 2));
+      return;
+    }
+    console.log(
+      `backend benchmark (${TURNS} chat turns; /api/execute ${SECONDS} s per level, ${WORKERS} sandbox workers)`,
+    );
+    console.log("  chat turn overhead, excluding model and sandbox time:");
+    console.log(
+      `    pure (zero-time model and sandbox)            p50 ${figures.pureTurnP50Ms} ms  p95 ${figures.pureTurnP95Ms} ms`,
+    );
+    console.log(
+      `    wired (SDK + fake Gemini + local sandbox)     p50 ${figures.wiredOverheadP50Ms} ms  p95 ${figures.wiredOverheadP95Ms} ms  (whole turn p50 ${figures.wiredTurnP50Ms} ms)`,
+    );
+    console.log(`  /api/execute of ${JSON.stringify(CODE)} vs the same load on the sandbox's Invoke API:`);
+    for (const level of levels)
+      console.log(
+        `    ${String(level.clients).padStart(2)} clients: backend ${level.backend.perSecond} req/s (p50 ${level.backend.p50} ms, p95 ${level.backend.p95} ms)` +
+          `  sandbox ${level.sandbox.perSecond} req/s (p50 ${level.sandbox.p50} ms)  ratio ${level.throughputRatio}  added p50 ${level.addedLatencyP50Ms} ms`,
+      );
+  } finally {
+    await backend.close();
+    await sandbox.close();
+    agent.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:backend failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
