@@ -241,7 +241,8 @@ export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Target
   const url = pick("url");
   if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
     throw new UsageError(
-      `--url must be an http(s) URL like http://localhost:8080, got ${JSON.stringify(url)}`,
+      `--url must be an http(s) URL like http://localhost:8080, got ${JSON.stringify(url)}` +
+        (flags.values.url === undefined ? " from BACKEND_URL" : ""),
       opts.command,
     );
   }

@@ -134,6 +134,9 @@ describe("resolveTargets", () => {
     expect(() => resolveTargets(parse("--url", "localhost:8080"), { env: {}, command: "doctor" })).toThrow(
       "--url must be an http(s) URL",
     );
+    expect(() => resolveTargets(parse(), { env: { BACKEND_URL: "chat" }, command: "doctor" })).toThrow(
+      '--url must be an http(s) URL like http://localhost:8080, got "chat" from BACKEND_URL',
+    );
   });
 
   it("refuses a --since that is not a positive number of minutes", () => {
