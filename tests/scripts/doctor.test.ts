@@ -132,6 +132,8 @@ async function doctor(
     pulumi?: boolean;
     invokeUrl?: string;
     process?: "tsx" | "npm";
+    /** Environment variables to leave out. */
+    unset?: string[];
   } = {},
 ): Promise<DoctorRun> {
   const record = path.join(tmp, `kubectl-${Date.now()}-${Math.random()}.jsonl`);
@@ -151,6 +153,7 @@ async function doctor(
     STUB_SCENARIO: opts.scenario ?? "healthy",
     STUB_IMAGE: deployment.image,
   };
+  for (const name of opts.unset ?? []) delete (env as Record<string, string>)[name];
   const doctorArgs = [...(opts.json === false ? [] : ["--json"]), ...args];
   let stdout = "";
   let stderr = "";
@@ -240,6 +243,21 @@ describe("npm run doctor", () => {
     expect(lines.slice(0, 14).map((l) => l.split(/\s+/)[1])).toEqual(IDS);
     expect(lines.slice(0, 14).every((l) => l.startsWith("✔"))).toBe(true);
     expect(lines.at(-1)).toBe("OK: 14 passed, 0 failed, 0 skipped");
+  });
+
+  it("fails aws-identity without credentials, says how to get them, and skips every AWS check", async () => {
+    const run = await doctor(FULL(), {
+      process: "tsx",
+      unset: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    });
+    expectOnly(
+      run,
+      "aws-identity",
+      IDS.filter((id) => !["aws-identity", "deployment-ready", "backend-ready"].includes(id)),
+    );
+    expect(run.check("aws-identity").detail).toMatch(/^STS GetCallerIdentity failed: /);
+    expect(run.check("aws-identity").fix).toContain("aws configure");
+    expect(run.check("aws-identity").fix).toContain("AWS_PROFILE");
   });
 
   it("fails function-exists when the function is missing, skips what needs it, and says pulumi up --stack", async () => {
