@@ -107,18 +107,50 @@ describe("the container entry point: node dist/backend/server.js", () => {
   it("compiles, listens on PORT, answers the probes and exits 0 on SIGTERM", async () => {
     const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
     expect(build.status).toBe(0);
-    const { child, match } = await startAndWaitFor(
+    const { child, match, output } = await startAndWaitFor(
       process.execPath,
       ["dist/backend/server.js"],
-      { ...process.env, PORT: "0", HOST: "127.0.0.1", GEMINI_API_KEY: "k", LOG_LEVEL: "info" },
+      {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        GEMINI_API_KEY: "k",
+        LOG_LEVEL: "info",
+        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9",
+      },
       /"url":"(http:\/\/127\.0\.0\.1:\d+)"/,
     );
     const url = match[1]!;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${url}/`)).text()).toMatch(/Co-Intelligence/);
+    // No sandbox behind it: the execution is still answered, and logged once, without the code.
+    const execute = await fetch(`${url}/api/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "print('canary-7f3a')" }),
+    });
+    expect(execute.status).toBe(502);
     child.kill("SIGTERM");
     expect(await exited(child)).toBe(0);
+
+    const lines = output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const executions = lines.filter((l) => l["msg"] === "code execution");
+    expect(executions).toEqual([
+      expect.objectContaining({
+        level: "info",
+        route: "execute",
+        outcome: "SandboxUnavailable",
+        codeBytes: 20,
+      }),
+    ]);
+    const requests = lines.filter((l) => l["msg"] === "request" && l["url"] === "/api/execute");
+    expect(requests).toEqual([expect.objectContaining({ method: "POST", statusCode: 502 })]);
+    expect(output()).not.toMatch(/canary-7f3a/);
+    expect(lines.some((l) => l["msg"] === "shutting down")).toBe(true);
   });
 });
 
