@@ -287,30 +287,26 @@ export async function startFakeGemini(script: FakeScript = seedBrain()): Promise
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (req.method !== "POST" || !match) {
-      res
-        .writeHead(404, { "content-type": "application/json" })
-        .end(
-          JSON.stringify({
-            error: {
-              code: 404,
-              message: `fake-gemini: no route ${req.method} ${url.pathname}`,
-              status: "NOT_FOUND",
-            },
-          }),
-        );
+      res.writeHead(404, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          error: {
+            code: 404,
+            message: `fake-gemini: no route ${req.method} ${url.pathname}`,
+            status: "NOT_FOUND",
+          },
+        }),
+      );
       return;
     }
     let body: WireRequestBody;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as WireRequestBody;
     } catch {
-      res
-        .writeHead(400, { "content-type": "application/json" })
-        .end(
-          JSON.stringify({
-            error: { code: 400, message: "Invalid JSON payload", status: "INVALID_ARGUMENT" },
-          }),
-        );
+      res.writeHead(400, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          error: { code: 400, message: "Invalid JSON payload", status: "INVALID_ARGUMENT" },
+        }),
+      );
       return;
     }
     const record: FakeGeminiRequest = {
