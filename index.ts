@@ -69,6 +69,10 @@ const backend = new BackendService("backend", {
   apiToken: config.backend.apiToken,
   codeExecutionEnabled: config.backend.codeExecutionEnabled,
   functionName: sandbox.functionName,
+  // The function's own allow-list and limit: the tool description never promises a module
+  // the sandbox refuses, and each execution asks for exactly the function's time limit.
+  sandboxAllowedModules: config.sandbox.allowedModules,
+  sandboxTimeoutMs: config.sandbox.sandboxTimeoutMs,
   minReplicas: config.backend.minReplicas,
   maxReplicas: config.backend.maxReplicas,
   targetCpuPercent: config.backend.targetCpuPercent,

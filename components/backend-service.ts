@@ -29,6 +29,14 @@ export interface BackendServiceArgs {
   codeExecutionEnabled?: boolean;
   /** `CODE_EXECUTOR_FUNCTION`: the sandbox function's name or ARN. Required. */
   functionName: pulumi.Input<string>;
+  /**
+   * `SANDBOX_ALLOWED_MODULES`: what the tool description tells the model it may import; pass the
+   * function's own allow-list so the model is never promised a module the sandbox refuses.
+   * Default: the contract's 15 modules.
+   */
+  sandboxAllowedModules?: string[];
+  /** `SANDBOX_TIMEOUT_MS`: the `timeoutMs` sent with each execution; the function's limit. Default: 30000. */
+  sandboxTimeoutMs?: number;
   /** Replicas at creation and the autoscaler's minimum. Default: 2. */
   minReplicas?: number;
   /** The autoscaler's maximum. Default: 4. */
@@ -49,6 +57,31 @@ export interface BackendServiceArgs {
 export const DEPLOYMENT_NAME = "backend";
 
 /**
+ * Name of the Deployment's container: `npm run rollout` runs
+ * `kubectl set image deployment/backend backend=<image>`, which needs exactly this name.
+ */
+export const CONTAINER_NAME = "backend";
+
+/** CONTRACT section 1: the seed's allow-list (the backend's and the sandbox's own default). */
+const CONTRACT_ALLOWED_MODULES = [
+  "math",
+  "json",
+  "datetime",
+  "random",
+  "statistics",
+  "re",
+  "collections",
+  "itertools",
+  "string",
+  "decimal",
+  "fractions",
+  "uuid",
+  "hashlib",
+  "base64",
+  "textwrap",
+];
+
+/**
  * Namespace, service account, Secret, Deployment `backend`, Service, HorizontalPodAutoscaler
  * and PodDisruptionBudget of the chat backend. The Deployment's image is set here once and
  * then owned by `npm run rollout`: Pulumi ignores later changes to it (and to the replica
@@ -66,6 +99,8 @@ export class BackendService extends pulumi.ComponentResource {
     const serviceAccountName = args.serviceAccountName ?? "backend";
     const geminiModel = args.geminiModel ?? DEFAULT_GEMINI_MODEL;
     const codeExecutionEnabled = args.codeExecutionEnabled ?? true;
+    const sandboxAllowedModules = args.sandboxAllowedModules ?? CONTRACT_ALLOWED_MODULES;
+    const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
     const minReplicas = args.minReplicas ?? 2;
     const maxReplicas = args.maxReplicas ?? 4;
     const targetCpuPercent = args.targetCpuPercent ?? 70;
@@ -143,6 +178,9 @@ export class BackendService extends pulumi.ComponentResource {
       { name: "CODE_EXECUTION_ENABLED", value: String(codeExecutionEnabled) },
       { name: "CODE_EXECUTOR_FUNCTION", value: args.functionName },
       { name: "AWS_REGION", value: args.region },
+      // The same values the function gets, so the backend's promises match the sandbox's limits.
+      { name: "SANDBOX_ALLOWED_MODULES", value: sandboxAllowedModules.join(",") },
+      { name: "SANDBOX_TIMEOUT_MS", value: String(sandboxTimeoutMs) },
       secretEnv("GEMINI_API_KEY"),
     ];
     if (args.apiToken !== undefined) env.push(secretEnv("API_TOKEN"));
@@ -177,7 +215,7 @@ export class BackendService extends pulumi.ComponentResource {
               terminationGracePeriodSeconds: 30,
               containers: [
                 {
-                  name: "backend",
+                  name: CONTAINER_NAME,
                   image: args.image,
                   ports: [{ name: "http", containerPort: port }],
                   env,

@@ -107,8 +107,20 @@ describe("BackendService defaults", () => {
       CODE_EXECUTION_ENABLED: "true",
       CODE_EXECUTOR_FUNCTION: "co-intelligence-code-executor",
       AWS_REGION: "us-east-1",
+      SANDBOX_ALLOWED_MODULES:
+        "math,json,datetime,random,statistics,re,collections,itertools,string,decimal,fractions,uuid,hashlib,base64,textwrap",
+      SANDBOX_TIMEOUT_MS: "30000",
     });
     expect(envOf(resources).some((e) => e.name === "API_TOKEN")).toBe(false);
+  });
+
+  it("names its one container backend, the name `npm run rollout` sets the image of", () => {
+    const { DEFAULT_CONTAINER } = jest.requireActual<
+      typeof import("../../scripts/deploy/rollout-deployment")
+    >("../../scripts/deploy/rollout-deployment");
+    const containers = deploymentOf(resources).inputs.spec.template.spec.containers;
+    expect(containers.map((c: { name: string }) => c.name)).toEqual(["backend"]);
+    expect(DEFAULT_CONTAINER).toBe("backend");
   });
 
   it("probes readiness on /readyz and liveness on /healthz", () => {
@@ -193,6 +205,19 @@ describe("BackendService options", () => {
   it("switches code execution off with CODE_EXECUTION_ENABLED=false", async () => {
     const { resources } = await backendService({ codeExecutionEnabled: false });
     expect(envOf(resources).find((e) => e.name === "CODE_EXECUTION_ENABLED")!.value).toBe("false");
+  });
+
+  it("tells the backend the function's own allow-list and time limit", async () => {
+    const { resources } = await backendService({
+      sandboxAllowedModules: ["math", "statistics"],
+      sandboxTimeoutMs: 12000,
+    });
+    expect(envOf(resources)).toEqual(
+      expect.arrayContaining([
+        { name: "SANDBOX_ALLOWED_MODULES", value: "math,statistics" },
+        { name: "SANDBOX_TIMEOUT_MS", value: "12000" },
+      ]),
+    );
   });
 
   it("passes API_TOKEN through the Secret too when one is configured", async () => {

@@ -132,6 +132,26 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(oneOf(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable).toBe(1);
   });
 
+  it("runs the image in a container named backend, the one the ignored image path and `npm run rollout` name", () => {
+    const deployment = oneOf(resources, "kubernetes:apps/v1:Deployment");
+    const containers = deployment.inputs.spec.template.spec.containers as { name: string }[];
+    expect(containers.map((c) => c.name)).toEqual(["backend"]);
+    // containers[0] in the ignored path is that container: there is no other.
+    expect(deployment.ignoreChanges).toContain("spec.template.spec.containers[0].image");
+    expect(deployment.inputs.metadata.name).toBe("backend");
+  });
+
+  it("gives the backend the same allow-list and time limit as the function", () => {
+    const fnEnv = oneOf(resources, "aws:lambda/function:Function").inputs.environment.variables;
+    const podEnv = Object.fromEntries(
+      oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].env.map(
+        (e: { name: string; value?: string }) => [e.name, e.value],
+      ),
+    );
+    expect(podEnv.SANDBOX_ALLOWED_MODULES).toBe(fnEnv.SANDBOX_ALLOWED_MODULES);
+    expect(podEnv.SANDBOX_TIMEOUT_MS).toBe(fnEnv.SANDBOX_TIMEOUT_MS);
+  });
+
   it("creates the backend's pods only after their invoke access exists", () => {
     expect(oneOf(resources, "kubernetes:apps/v1:Deployment").dependsOn).toEqual(["invoke"]);
   });
@@ -256,6 +276,26 @@ describe("the program's other access modes", () => {
     const outputs = run.value as unknown as Record<string, unknown>;
     expect(await run.resolve(outputs.invokeRoleName)).toBe("co-intelligence-eks-node-role");
     expect(await run.resolve(outputs.invokeRoleArn)).toBeUndefined();
+  });
+
+  it("a changed allow-list or limit reaches the function and the backend alike", async () => {
+    const { resources } = await runProgram("dev", {
+      "co-intelligence:allowedModules": JSON.stringify(["math", "statistics"]),
+      "co-intelligence:sandboxTimeoutMs": "10000",
+    });
+    const fn = oneOf(resources, "aws:lambda/function:Function").inputs;
+    expect(fn.environment.variables).toMatchObject({
+      SANDBOX_ALLOWED_MODULES: "math,statistics",
+      SANDBOX_TIMEOUT_MS: "10000",
+    });
+    expect(fn.timeout).toBeGreaterThan(10);
+    const env = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].env;
+    expect(env).toEqual(
+      expect.arrayContaining([
+        { name: "SANDBOX_ALLOWED_MODULES", value: "math,statistics" },
+        { name: "SANDBOX_TIMEOUT_MS", value: "10000" },
+      ]),
+    );
   });
 
   it("keeps the function when code execution is switched off, and tells the backend", async () => {
