@@ -3,6 +3,7 @@
  * (CONTRACT section 2). Knows no HTTP. Guarantees by construction: every failure becomes an
  * `error` event, and exactly one `done` is the last event.
  */
+import { abortableSleep } from "./abortable-sleep";
 import type { Content, FunctionCall, GenerateContentResponse, Part } from "@google/genai" with {
   "resolution-mode": "import",
 };
@@ -170,7 +171,7 @@ async function* streamModel(
       const asked = err instanceof ModelHttpError ? err.retryAfterMs : undefined;
       if (asked !== undefined && asked > MAX_RETRY_WAIT_MS) throw err;
       const backoff = deps.modelRetryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
-      await sleep(Math.max(asked ?? 0, backoff), deps.signal);
+      await abortableSleep(Math.max(asked ?? 0, backoff), deps.signal);
     }
   }
 }
@@ -307,16 +308,4 @@ export function toUserError(err: unknown, signal?: AbortSignal): UserError {
       message: `The model service could not be reached (${err.detail}). Try again in a moment; if it persists, check GEMINI_BASE_URL and the network.`,
     };
   return { type: "InternalError", message: `Something went wrong while answering: ${detail}` };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

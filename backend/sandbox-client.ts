@@ -5,6 +5,7 @@
  * throttling is retried with backoff first; a function error becomes `SandboxError`; a
  * sandbox that cannot be reached becomes `SandboxUnavailable`.
  */
+import { abortableSleep } from "./abortable-sleep";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import type { BackendConfig } from "./config";
 
@@ -135,7 +136,7 @@ export function createSandboxClient(
           if (isConnectionReset(err) && attempt < maxAttempts) continue;
           if (THROTTLING.has(name)) {
             if (attempt < maxAttempts) {
-              await sleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
+              await abortableSleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
               continue;
             }
             return failure(
@@ -210,16 +211,4 @@ function failure(type: string, message: string, elapsedMs: number): SandboxResul
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

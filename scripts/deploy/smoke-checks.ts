@@ -4,27 +4,12 @@
  * the sandbox must refuse. Each check is one object; the runner in scripts/lib/report.ts
  * times them and renders the report.
  */
+import { DEFAULT_ALLOWED_MODULES } from "../../backend/config";
 import { fail, pass, skip, type Check, type Outcome } from "../lib/report";
 import { HttpError, type ChatEvent, type SandboxResponse } from "./backend-client";
 
-/** The contract's default allow-list. */
-export const DEFAULT_MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-] as const;
+/** The contract's default allow-list: one source of truth, the backend's. */
+export const DEFAULT_MODULES = DEFAULT_ALLOWED_MODULES;
 
 export interface SmokeContext {
   /** Backend base URL; chat checks skip without it. */
