@@ -13,9 +13,31 @@ import {
   runPulumi,
   stackConfigWithSecrets,
   stackFileConfig,
+  taggableAwsResources,
+  awsTypeTakesTags,
+  expectEveryTaggableAwsResourceTagged,
   TEST_GEMINI_KEY,
-  UNTAGGABLE_AWS_TYPES,
 } from "./pulumi-harness";
+
+/** The component tag each component's resources carry, by the component's resource name. */
+const COMPONENT_TAG: Record<string, string> = {
+  sandbox: "sandbox-function",
+  "sandbox-net": "isolated-network",
+  invoke: "invoke-access",
+  "backend-image": "image-repository",
+};
+
+/** Every taggable AWS resource carries project, stack and the tag of the component it belongs to. */
+function expectTagsEverywhere(resources: RegisteredResource[], stack: string): void {
+  expectEveryTaggableAwsResourceTagged(resources, { project: "co-intelligence", stack });
+  for (const r of taggableAwsResources(resources)) {
+    const resource = `${r.type} ${r.name}`;
+    expect({ resource, component: r.inputs.tags.component }).toEqual({
+      resource,
+      component: COMPONENT_TAG[r.parent ?? ""],
+    });
+  }
+}
 
 type Program = typeof import("../../index");
 
@@ -98,15 +120,24 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(ofType(resources, "aws:ecr/lifecyclePolicy:LifecyclePolicy")).toHaveLength(1);
   });
 
-  it("tags every taggable AWS resource with project, stack and component", () => {
-    const aws = resources.filter((r) => r.type.startsWith("aws:") && !UNTAGGABLE_AWS_TYPES.has(r.type));
-    expect(aws.length).toBeGreaterThan(10);
-    for (const r of aws) {
-      expect({ resource: `${r.type} ${r.name}`, tags: r.inputs.tags }).toEqual({
-        resource: `${r.type} ${r.name}`,
-        tags: expect.objectContaining({ project: "co-intelligence", stack, component: expect.any(String) }),
-      });
-    }
+  it("tags every taggable AWS resource (per the @pulumi/aws schema) with project, stack and its component", () => {
+    expectTagsEverywhere(resources, stack);
+    const taggedTypes = new Set(taggableAwsResources(resources).map((r) => r.type));
+    for (const type of [
+      "aws:lambda/function:Function",
+      "aws:cloudwatch/logGroup:LogGroup",
+      "aws:iam/role:Role",
+      "aws:ec2/vpc:Vpc",
+      "aws:ec2/subnet:Subnet",
+      "aws:ec2/routeTable:RouteTable",
+      "aws:ec2/defaultRouteTable:DefaultRouteTable",
+      "aws:ec2/securityGroup:SecurityGroup",
+      "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+      "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl",
+      "aws:ecr/repository:Repository",
+      "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    ])
+      expect(taggedTypes).toContain(type);
   });
 
   it("runs the backend hardened, with the key from a Secret and the image left to rollout", () => {
@@ -245,6 +276,28 @@ describe("adopting the original setup (stacks/adopt-original.json for pulumi imp
       "co-intelligence-eks-node-role:LambdaInvokePolicy",
       "co-intelligence-backend",
     ]);
+  });
+});
+
+describe("tags in every shape of the program", () => {
+  it("knows which AWS types take tags from @pulumi/aws itself", () => {
+    expect(awsTypeTakesTags("aws:ec2/vpc:Vpc")).toBe(true);
+    expect(awsTypeTakesTags("aws:eks/podIdentityAssociation:PodIdentityAssociation")).toBe(true);
+    expect(awsTypeTakesTags("aws:iam/rolePolicy:RolePolicy")).toBe(false);
+    expect(awsTypeTakesTags("aws:ec2/routeTableAssociation:RouteTableAssociation")).toBe(false);
+    expect(awsTypeTakesTags("aws:ecr/lifecyclePolicy:LifecyclePolicy")).toBe(false);
+  });
+
+  it.each([
+    ["irsa", { "co-intelligence:accessMode": "irsa" }],
+    ["node-role", { "co-intelligence:accessMode": "node-role" }],
+    [
+      "existing subnets",
+      { "co-intelligence:subnetIds": '["subnet-a","subnet-b"]', "co-intelligence:vpcId": "vpc-1" },
+    ],
+  ])("%s: every taggable AWS resource still carries project, stack and component", async (_, overrides) => {
+    const { resources } = await runProgram("dev", overrides);
+    expectTagsEverywhere(resources, "dev");
   });
 });
 

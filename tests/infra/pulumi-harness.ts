@@ -226,9 +226,48 @@ export function policyOf(input: unknown): {
   return typeof input === "string" ? JSON.parse(input) : (input as never);
 }
 
-/** Every tag-carrying AWS resource type we create takes `tags`; these ones do not. */
-export const UNTAGGABLE_AWS_TYPES = new Set([
-  "aws:iam/rolePolicy:RolePolicy",
-  "aws:ec2/routeTableAssociation:RouteTableAssociation",
-  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-]);
+/**
+ * Whether an `aws:*` resource type takes tags, read from the installed @pulumi/aws itself
+ * (its `<Resource>Args` interface declares `tags`), so a new resource type is checked without
+ * anyone remembering to list it. `aws:ec2/vpc:Vpc` -> `@pulumi/aws/ec2/vpc.d.ts`, `VpcArgs`.
+ */
+export function awsTypeTakesTags(type: string): boolean {
+  const match = /^aws:([^/]+)\/([^:]+):(\w+)$/.exec(type);
+  if (!match) throw new Error(`not an aws resource type token: ${type}`);
+  const [, module, file, className] = match;
+  const declarations = path.join(
+    path.dirname(require.resolve("@pulumi/aws/package.json")),
+    module === "index" ? "" : module!,
+    `${file}.d.ts`,
+  );
+  const source = fs.readFileSync(declarations, "utf8");
+  const start = source.indexOf(`export interface ${className}Args {`);
+  if (start < 0) throw new Error(`${declarations} declares no ${className}Args`);
+  const body = source.slice(start, source.indexOf("\n}", start));
+  return /^\s{4}tags\?:/m.test(body);
+}
+
+/** The registered `aws:*` resources whose type takes tags. */
+export function taggableAwsResources(resources: RegisteredResource[]): RegisteredResource[] {
+  return resources.filter((r) => r.type.startsWith("aws:") && awsTypeTakesTags(r.type));
+}
+
+/** Checks project, stack and the owning component's tag on every taggable AWS resource. */
+export function expectEveryTaggableAwsResourceTagged(
+  resources: RegisteredResource[],
+  tags: { project: string; stack: string },
+): void {
+  const taggable = taggableAwsResources(resources);
+  expect(taggable.length).toBeGreaterThan(0);
+  for (const r of taggable) {
+    const resource = `${r.type} ${r.name}`;
+    expect({ resource, tags: r.inputs.tags }).toEqual({
+      resource,
+      tags: expect.objectContaining({
+        project: tags.project,
+        stack: tags.stack,
+        component: expect.stringMatching(/^[a-z][a-z-]+$/),
+      }),
+    });
+  }
+}

@@ -1,6 +1,21 @@
 // SandboxFunction and IsolatedNetwork under Pulumi's mocks: the function's package, settings
 // and permissions, and a network with no way out.
-import { oneOf, ofType, policyOf, runPulumi, TAGS, RegisteredResource } from "./pulumi-harness";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  expectEveryTaggableAwsResourceTagged,
+  oneOf,
+  ofType,
+  policyOf,
+  runPulumi,
+  taggableAwsResources,
+  TAGS,
+  RegisteredResource,
+} from "./pulumi-harness";
+
+const LAMBDA = path.join(__dirname, "..", "..", "lambda");
 
 type SandboxModule = typeof import("../../components/sandbox-function");
 
@@ -166,23 +181,9 @@ describe("SandboxFunction defaults", () => {
     expect(subnets.map((s) => s.cidrBlock)).toEqual(["10.42.0.0/20", "10.42.16.0/20"]);
   });
 
-  it("tags every taggable resource with project, stack and component", () => {
-    const untaggable = new Set([
-      "aws:iam/rolePolicy:RolePolicy",
-      "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    ]);
-    const aws = resources.filter((r) => r.type.startsWith("aws:") && !untaggable.has(r.type));
-    expect(aws.length).toBeGreaterThan(8);
-    for (const r of aws) {
-      expect({ type: r.type, tags: r.inputs.tags }).toEqual({
-        type: r.type,
-        tags: expect.objectContaining({
-          project: "co-intelligence",
-          stack: "test",
-          component: expect.any(String),
-        }),
-      });
-    }
+  it("tags every taggable resource (per the @pulumi/aws schema) with project, stack and component", () => {
+    expect(taggableAwsResources(resources).length).toBeGreaterThan(8);
+    expectEveryTaggableAwsResourceTagged(resources, TAGS);
   });
 });
 
@@ -230,6 +231,74 @@ describe("SandboxFunction options", () => {
 
 describe("the deployment package", () => {
   const { sandboxPackageFiles } = jest.requireActual<SandboxModule>("../../components/sandbox-function");
+
+  /** The function's registered `code` archive: archive path -> file on disk. */
+  async function registeredArchive(codeDir?: string): Promise<Record<string, string>> {
+    const { resources } = await sandboxFunction(codeDir === undefined ? {} : { codeDir });
+    const code = lambdaOf(resources).code as { assets: Promise<Record<string, { path: Promise<string> }>> };
+    const assets = await code.assets;
+    const files: Record<string, string> = {};
+    for (const [archivePath, asset] of Object.entries(assets)) files[archivePath] = await asset.path;
+    return files;
+  }
+
+  it("is registered as an archive of exactly lambda/handler.py and lambda/sandbox/*.py", async () => {
+    const files = await registeredArchive();
+    const expected = [
+      "handler.py",
+      ...fs
+        .readdirSync(path.join(LAMBDA, "sandbox"))
+        .filter((f) => f.endsWith(".py"))
+        .map((f) => `sandbox/${f}`),
+    ].sort();
+    expect(Object.keys(files).sort()).toEqual(expected);
+    for (const [archivePath, file] of Object.entries(files)) {
+      expect({ archivePath, file }).toEqual({ archivePath, file: path.join(LAMBDA, archivePath) });
+    }
+  });
+
+  it("leaves out lambda/local, byte-code caches and anything that is not Python source", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-code-"));
+    try {
+      fs.mkdirSync(path.join(dir, "sandbox", "__pycache__"), { recursive: true });
+      fs.mkdirSync(path.join(dir, "local"));
+      fs.writeFileSync(path.join(dir, "handler.py"), "def handler(event, context):\n    return {}\n");
+      fs.writeFileSync(path.join(dir, "sandbox", "__init__.py"), "");
+      fs.writeFileSync(path.join(dir, "sandbox", "__pycache__", "__init__.cpython-311.pyc"), "x");
+      fs.writeFileSync(path.join(dir, "sandbox", "notes.md"), "x");
+      fs.writeFileSync(path.join(dir, "local", "worker.py"), "x");
+      fs.writeFileSync(path.join(dir, "local", "server.ts"), "x");
+      expect(Object.keys(await registeredArchive(dir)).sort()).toEqual(["handler.py", "sandbox/__init__.py"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs on its own: the archive's files alone answer print(25 * 47) through handler.handler", async () => {
+    const files = await registeredArchive();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-unzipped-"));
+    try {
+      for (const [archivePath, file] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, archivePath)), { recursive: true });
+        fs.copyFileSync(file, path.join(dir, archivePath));
+      }
+      const result = spawnSync(
+        "python3",
+        [
+          "-I",
+          "-c",
+          "import sys, json; sys.path.insert(0, '.'); import handler; " +
+            "print(json.dumps(handler.handler({'code': 'print(25 * 47)'}, None)))",
+        ],
+        { cwd: dir, encoding: "utf8", timeout: 30000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+      );
+      expect(result.status).toBe(0);
+      const response = JSON.parse(result.stdout.trim().split("\n").pop()!);
+      expect(response).toMatchObject({ ok: true, stdout: "1175\n", error: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("ships handler.py and the sandbox package, and nothing of lambda/local or byte-code caches", () => {
     const files = Object.keys(sandboxPackageFiles());
