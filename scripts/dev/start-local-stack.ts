@@ -17,7 +17,7 @@ const HELP = `Usage: npm start [-- --port N] [--host ADDR] [--workers N] [--pyth
 Runs the local sandbox runtime and the chat backend wired to it.
 
   --port N        backend port (default: PORT, else 8080)
-  --host ADDR     backend interface (default: HOST, else 127.0.0.1 — loopback only)
+  --host ADDR     backend interface (default: HOST, else localhost — IPv4 and IPv6 loopback only)
   --workers N     warm sandbox workers, i.e. concurrent executions (default 4)
   --python PATH   Python 3.11+ for the sandbox (default python3)
   --fake-gemini   answer with a local fake Gemini (the four seed questions) instead of the real API
@@ -44,7 +44,7 @@ class UsageError extends Error {}
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Options | "help" {
   const options: Options = {
     port: env.PORT ? Number(env.PORT) : 8080,
-    host: env.HOST || "127.0.0.1",
+    host: env.HOST || "localhost",
     workers: 4,
     python: "python3",
     fakeGemini: false,
