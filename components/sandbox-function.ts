@@ -294,9 +294,14 @@ export function executionPolicy(logGroupArn: pulumi.Input<string>): pulumi.Input
         Resource: [logGroupArn, pulumi.interpolate`${logGroupArn}:*`],
       },
       {
-        // These EC2 actions support no resource-level permissions (AWS documents Resource "*"
-        // for them, as in the managed AWSLambdaVPCAccessExecutionRole policy). They let the
-        // Lambda service create and remove the function's network interfaces, nothing more.
+        // Resource "*" on purpose, as the Lambda guide documents for a VPC function's role:
+        // DescribeNetworkInterfaces works only on "*"; DeleteNetworkInterface must name the
+        // interface or all of them (Lambda picks interface IDs itself, so it cannot be named
+        // here); and Lambda checks these permissions when the function is created, before any
+        // interface exists to scope them to. The five actions only manage the function's own
+        // network interfaces: none reads data, opens a route or changes a security group. This
+        // is still narrower than AWSLambdaVPCAccessExecutionRole (no DescribeSubnets, no
+        // logs:CreateLogGroup, no logs on "*"), which is deliberately not attached.
         Sid: "ManageVpcNetworkInterfaces",
         Effect: "Allow",
         Action: [

@@ -92,6 +92,35 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(oneOf(resources, "aws:ec2/vpc:Vpc").inputs.enableDnsSupport).toBe(false);
   });
 
+  it("grants only its two inline policies: no managed policy (AWSLambdaBasicExecutionRole, VPCAccess) anywhere", () => {
+    for (const type of [
+      "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+      "aws:iam/policyAttachment:PolicyAttachment",
+      "aws:iam/policy:Policy",
+      "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive",
+    ])
+      expect({ type, count: ofType(resources, type).length }).toEqual({ type, count: 0 });
+    for (const role of ofType(resources, "aws:iam/role:Role")) {
+      expect(role.inputs.managedPolicyArns ?? []).toEqual([]);
+      expect(role.inputs.inlinePolicies ?? []).toEqual([]);
+    }
+    const statements = ofType(resources, "aws:iam/rolePolicy:RolePolicy").flatMap(
+      (p) => policyOf(p.inputs.policy).Statement,
+    );
+    const actions = statements.flatMap((st) => [st.Action].flat()).sort();
+    expect(actions).toEqual([
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:UnassignPrivateIpAddresses",
+      "lambda:InvokeFunction",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]);
+    expect(statements.every((st) => st.Effect === "Allow" && st.NotAction === undefined)).toBe(true);
+  });
+
   it("lets the backend's pods (pod identity) invoke exactly this function and nothing else", () => {
     const fnArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${stackFileConfig(stack)["co-intelligence:functionName"]}`;
     const invokePolicies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) =>
