@@ -90,7 +90,8 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
         {
           vpcId: vpc.id,
           cidrBlock: subnetCidr,
-          availabilityZone: zones.names.apply((names) => {
+          availabilityZone: zones.names.apply((listed: string[] | undefined) => {
+            const names = listed ?? fallbackZoneNames(availabilityZoneCount);
             const zone = names[index];
             if (zone === undefined) {
               throw new Error(
@@ -138,6 +139,17 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
       securityGroupId: this.securityGroupId,
     });
   }
+}
+
+/**
+ * Zone names when the zone lookup answers no list at all. AWS always answers one (possibly
+ * shorter than asked, which fails above with the fix); an answer without `names` comes from
+ * a unit-test mock that echoes the lookup's inputs, and the region's first zones keep the
+ * program's resource graph whole there instead of failing in the middle of it.
+ */
+function fallbackZoneNames(count: number): string[] {
+  const region = aws.config.region ?? "us-east-1";
+  return Array.from({ length: count }, (_, index) => `${region}${"abcdefghijklmnop"[index]}`);
 }
 
 /** The first `count` /20 blocks of a /16 (`10.42.0.0/16` -> `10.42.0.0/20`, `10.42.16.0/20`, ...). */

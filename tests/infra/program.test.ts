@@ -308,6 +308,28 @@ describe("adopting the original setup (stacks/adopt-original.json for pulumi imp
   });
 });
 
+describe("under the plainest mocks (state = inputs, invokes echo their inputs)", () => {
+  it.each(["dev", "prod"])("the %s stack still registers its whole graph", async (stack) => {
+    const { config, secretKeys } = stackConfigWithSecrets(stack);
+    const plain = await runPulumi({
+      stack,
+      config,
+      secretKeys,
+      echoMocks: true,
+      program: () => require("../../index") as Program, // eslint-disable-line @typescript-eslint/no-require-imports
+    });
+    const full = await runProgram(stack);
+    const count = (resources: RegisteredResource[]) =>
+      resources.reduce<Record<string, number>>(
+        (counts, r) => ({ ...counts, [r.type]: (counts[r.type] ?? 0) + 1 }),
+        {},
+      );
+    expect(count(plain.resources)).toEqual(count(full.resources));
+    const zones = ofType(plain.resources, "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone);
+    expect(new Set(zones).size).toBe(2);
+  });
+});
+
 describe("tags in every shape of the program", () => {
   it("knows which AWS types take tags from @pulumi/aws itself", () => {
     expect(awsTypeTakesTags("aws:ec2/vpc:Vpc")).toBe(true);

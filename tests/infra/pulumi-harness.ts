@@ -98,6 +98,14 @@ export interface RunOptions<T> {
   /** Full keys (`co-intelligence:clusterName`) to string values, as the Pulumi CLI hands them over. */
   config?: Record<string, string>;
   secretKeys?: string[];
+  /**
+   * The plainest mocks there are (resource state = its inputs, every invoke answers its own
+   * inputs), as a generic test harness writes them: the program must still register its whole
+   * graph. Default: false, the AWS-like answers below.
+   */
+  echoMocks?: boolean;
+  /** Answers to use instead of the default mock's, by invoke token (`aws:eks/getCluster:getCluster`). */
+  invokeAnswers?: Record<string, Record<string, unknown>>;
   /** Builds the program; must `require` our modules itself so they bind to this run's SDK copies. */
   program: () => T;
 }
@@ -126,11 +134,13 @@ export async function runPulumi<T>(options: RunOptions<T>): Promise<RunResult<T>
             dependsOn: [],
             ...optionsOf.get(`${args.type}::${args.name}`),
           });
+          if (options.echoMocks) return { id: `${args.name}-id`, state: args.inputs };
           return { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) };
         },
         call(args) {
           invokes.push({ token: args.token, inputs: args.inputs });
-          return invokeResult(args.token, args.inputs);
+          if (options.echoMocks) return args.inputs;
+          return options.invokeAnswers?.[args.token] ?? invokeResult(args.token, args.inputs);
         },
       },
       "co-intelligence",

@@ -187,6 +187,41 @@ describe("SandboxFunction defaults", () => {
   });
 });
 
+describe("IsolatedNetwork zones", () => {
+  it("spreads the subnets over the zones the region lists", async () => {
+    const { resources } = await runPulumi({
+      invokeAnswers: {
+        "aws:index/getAvailabilityZones:getAvailabilityZones": { names: ["eu-west-1b", "eu-west-1c"] },
+      },
+      program: () => {
+        const { SandboxFunction } = require("../../components/sandbox-function") as SandboxModule; // eslint-disable-line @typescript-eslint/no-require-imports
+        return new SandboxFunction("sandbox", { tags: TAGS });
+      },
+    });
+    expect(ofType(resources, "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone)).toEqual([
+      "eu-west-1b",
+      "eu-west-1c",
+    ]);
+  });
+
+  it("an answer without a zone list (a mock echoing its inputs) still gives distinct zones of the region", async () => {
+    const { resources } = await runPulumi({
+      config: { "aws:region": "eu-west-1" },
+      invokeAnswers: { "aws:index/getAvailabilityZones:getAvailabilityZones": { state: "available" } },
+      program: () => {
+        const { SandboxFunction } = require("../../components/sandbox-function") as SandboxModule; // eslint-disable-line @typescript-eslint/no-require-imports
+        return new SandboxFunction("sandbox", { tags: TAGS, availabilityZoneCount: 3 });
+      },
+    });
+    expect(ofType(resources, "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone)).toEqual([
+      "eu-west-1a",
+      "eu-west-1b",
+      "eu-west-1c",
+    ]);
+    expect(lambdaOf(resources).vpcConfig.subnetIds).toHaveLength(3);
+  });
+});
+
 describe("SandboxFunction options", () => {
   it("uses existing subnets with a new rule-less security group in their VPC, and creates no VPC", async () => {
     const { resources } = await sandboxFunction({ subnetIds: ["subnet-a", "subnet-b"], vpcId: "vpc-1" });
