@@ -315,16 +315,28 @@ export class BackendService extends pulumi.ComponentResource {
 
 /** The OIDC issuer URL of an existing EKS cluster (for IRSA trust policies). */
 export function clusterOidcIssuer(clusterName: string): pulumi.Output<string> {
-  return aws.eks.getClusterOutput({ name: clusterName }).identities.apply((identities) => {
-    const issuer = identities[0]?.oidcs[0]?.issuer;
-    if (!issuer) {
-      throw new Error(
-        `EKS cluster ${clusterName} has no OIDC issuer; IRSA needs one (eksctl utils associate-iam-oidc-provider ` +
-          `--cluster ${clusterName} --approve), or use: pulumi config set co-intelligence:accessMode pod-identity`,
-      );
-    }
-    return issuer;
-  });
+  return aws.eks
+    .getClusterOutput({ name: clusterName })
+    .identities.apply((identities) => oidcIssuerOf(clusterName, identities));
+}
+
+/**
+ * The issuer in an EKS DescribeCluster answer's identities. Optional chaining all the way: an
+ * answer without them ends in a message naming the fix, not in a TypeError in the middle of
+ * the resource graph.
+ */
+export function oidcIssuerOf(
+  clusterName: string,
+  identities: { oidcs?: { issuer?: string }[] }[] | undefined,
+): string {
+  const issuer = identities?.[0]?.oidcs?.[0]?.issuer;
+  if (!issuer) {
+    throw new Error(
+      `EKS cluster ${clusterName} has no OIDC issuer; IRSA needs one (eksctl utils associate-iam-oidc-provider ` +
+        `--cluster ${clusterName} --approve), or use: pulumi config set co-intelligence:accessMode pod-identity`,
+    );
+  }
+  return issuer;
 }
 
 /**

@@ -252,3 +252,23 @@ describe("BackendService options", () => {
     );
   });
 });
+
+describe("the cluster's OIDC issuer (irsa)", () => {
+  const { oidcIssuerOf } = jest.requireActual<BackendModule>("../../components/backend-service");
+
+  it("is read from the cluster's identities", () => {
+    expect(oidcIssuerOf("c", [{ oidcs: [{ issuer: "https://oidc.eks.example/id/1" }] }])).toBe(
+      "https://oidc.eks.example/id/1",
+    );
+  });
+
+  it.each([
+    ["no identities", undefined],
+    ["an empty list", []],
+    ["no oidc entry", [{}]],
+  ])("%s fails naming the fix, not with a TypeError", (_, identities) => {
+    expect(() => oidcIssuerOf("co-intelligence-eks", identities)).toThrow(
+      "EKS cluster co-intelligence-eks has no OIDC issuer; IRSA needs one (eksctl utils associate-iam-oidc-provider --cluster co-intelligence-eks --approve), or use: pulumi config set co-intelligence:accessMode pod-identity",
+    );
+  });
+});
