@@ -232,7 +232,9 @@ export class BackendService extends pulumi.ComponentResource {
                   },
                   resources,
                   securityContext: {
+                    // Repeated from the pod level so the container's own context is complete on its own.
                     runAsNonRoot: true,
+                    runAsUser,
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,
                     capabilities: { drop: ["ALL"] },

@@ -137,9 +137,10 @@ describe("BackendService defaults", () => {
       runAsNonRoot: true,
       seccompProfile: { type: "RuntimeDefault" },
     });
-    expect(podSpec.securityContext.runAsUser).toBeGreaterThan(0);
+    expect(podSpec.securityContext.runAsUser).toBe(1000);
     expect(container.securityContext).toEqual({
       runAsNonRoot: true,
+      runAsUser: 1000,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },

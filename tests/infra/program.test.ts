@@ -172,8 +172,19 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
   it("runs the backend hardened, with the key from a Secret and the image left to rollout", () => {
     const deployment = oneOf(resources, "kubernetes:apps/v1:Deployment");
     const container = deployment.inputs.spec.template.spec.containers[0];
+    expect(deployment.inputs.spec.template.spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(deployment.inputs.spec.replicas).toBe(2);
+    expect(deployment.inputs.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+    expect(container.resources.requests).toBeDefined();
+    expect(container.resources.limits).toBeDefined();
     expect(container.securityContext).toMatchObject({
       runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
@@ -189,7 +200,16 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(env.AWS_REGION).toBe("us-east-1");
     const hpa = oneOf(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs.spec;
     expect(hpa.maxReplicas).toBe(Number(stackFileConfig(stack)["co-intelligence:maxReplicas"]));
-    expect(oneOf(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable).toBe(1);
+    expect(hpa.minReplicas).toBe(2);
+    const pdb = oneOf(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec;
+    expect(pdb.maxUnavailable).toBe(1);
+    expect(pdb.minAvailable).toBeUndefined();
+    expect(oneOf(resources, "kubernetes:core/v1:Service").inputs.spec.type).toBe("ClusterIP");
+    const key = container.env.find((e: { name: string }) => e.name === "GEMINI_API_KEY");
+    expect(key).toEqual({
+      name: "GEMINI_API_KEY",
+      valueFrom: { secretKeyRef: { name: "backend-secrets", key: "GEMINI_API_KEY" } },
+    });
   });
 
   it("runs the image in a container named backend, the one the ignored image path and `npm run rollout` name", () => {
@@ -400,6 +420,21 @@ describe("the program's other access modes", () => {
         { name: "SANDBOX_TIMEOUT_MS", value: "10000" },
       ]),
     );
+  });
+
+  it("existing subnets: the function joins them with a new rule-less security group, and no VPC is created", async () => {
+    const { resources } = await runProgram("prod", {
+      "co-intelligence:subnetIds": JSON.stringify(["subnet-a", "subnet-b"]),
+      "co-intelligence:vpcId": "vpc-original",
+    });
+    for (const type of ["aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"])
+      expect({ type, count: ofType(resources, type).length }).toEqual({ type, count: 0 });
+    const sg = oneOf(resources, "aws:ec2/securityGroup:SecurityGroup");
+    expect(sg.inputs).toMatchObject({ vpcId: "vpc-original", ingress: [], egress: [] });
+    expect(oneOf(resources, "aws:lambda/function:Function").inputs.vpcConfig).toEqual({
+      subnetIds: ["subnet-a", "subnet-b"],
+      securityGroupIds: [`${sg.name}-id`],
+    });
   });
 
   it("keeps the function when code execution is switched off, and tells the backend", async () => {
