@@ -178,6 +178,85 @@ describe("stack configuration errors name the fix", () => {
     );
   });
 
+  it.each([
+    ["a region that is not one", { "aws:region": "US East" }, "pulumi config set aws:region us-east-1"],
+    [
+      "an empty subnet list",
+      { "co-intelligence:subnetIds": "[]" },
+      "pulumi config rm co-intelligence:subnetIds",
+    ],
+    [
+      "security groups without existing subnets",
+      { "co-intelligence:securityGroupIds": "sg-1" },
+      "pulumi config set --path 'co-intelligence:subnetIds[0]' subnet-...",
+    ],
+    [
+      "a VPC block that is not a /16",
+      { "co-intelligence:vpcCidr": "10.0.0.0/8" },
+      "pulumi config set co-intelligence:vpcCidr 10.42.0.0/16",
+    ],
+    [
+      "an empty allow-list",
+      { "co-intelligence:allowedModules": "[]" },
+      "pulumi config set co-intelligence:allowedModules math,json,re",
+    ],
+    [
+      "a list of something else than names",
+      { "co-intelligence:subnetIds": "[1,2]" },
+      "pulumi config set --path 'co-intelligence:subnetIds[0]' <value>",
+    ],
+    [
+      "a service account that is not a Kubernetes name",
+      { "co-intelligence:serviceAccountName": "Backend!" },
+      "pulumi config set co-intelligence:serviceAccountName backend",
+    ],
+    [
+      "a reserved concurrency out of range",
+      { "co-intelligence:reservedConcurrency": "-3" },
+      "pulumi config set co-intelligence:reservedConcurrency <number>",
+    ],
+    [
+      "fewer than two zones",
+      { "co-intelligence:availabilityZoneCount": "1" },
+      "pulumi config set co-intelligence:availabilityZoneCount 2",
+    ],
+    [
+      "a single replica",
+      { "co-intelligence:minReplicas": "1" },
+      "pulumi config set co-intelligence:minReplicas 2",
+    ],
+  ])("%s", (_, values, fix) => {
+    const message = errorOf({ ...REQUIRED, ...values });
+    expect(message).toContain(fix);
+  });
+
+  it("every problem line names the pulumi config command that fixes it", () => {
+    const message = errorOf(
+      {
+        "aws:region": "nowhere",
+        "co-intelligence:accessMode": "admin",
+        "co-intelligence:functionMemoryMb": "lots",
+        "co-intelligence:sandboxMemoryMb": "9000",
+        "co-intelligence:reservedConcurrency": "0",
+        "co-intelligence:vpcCidr": "x",
+        "co-intelligence:logRetentionDays": "10",
+        "co-intelligence:namespace": "Chat_App",
+        "co-intelligence:allowedModules": "os",
+        "co-intelligence:codeExecutionEnabled": "yes",
+        "co-intelligence:maxReplicas": "1",
+        "co-intelligence:securityGroupIds": "sg-1",
+      },
+      {},
+    );
+    const problems = message.split("\n").slice(1);
+    expect(problems.length).toBeGreaterThanOrEqual(13);
+    for (const problem of problems)
+      expect({ problem, namesFix: /pulumi config (set|rm) /.test(problem) }).toEqual({
+        problem,
+        namesFix: true,
+      });
+  });
+
   it("is a Pulumi RunError, printed without a stack trace", () => {
     try {
       loadConfig(source({}, {}));
