@@ -73,9 +73,9 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     resources = run.resources;
   });
 
-  it("creates the sandbox function with the stack's name on Python 3.13/arm64 in the isolated VPC", () => {
+  it("creates the sandbox function with the contract's name on Python 3.13/arm64 in the isolated VPC", () => {
     const fn = oneOf(resources, "aws:lambda/function:Function").inputs;
-    expect(fn.name).toBe(stackFileConfig(stack)["co-intelligence:functionName"]);
+    expect(fn.name).toBe("co-intelligence-code-executor");
     expect(fn).toMatchObject({ runtime: "python3.13", architectures: ["arm64"], memorySize: 512 });
     expect(fn.vpcConfig.subnetIds).toHaveLength(2);
   });
@@ -140,7 +140,7 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
   it("creates the ECR repository immutable, scanned, encrypted and with a lifecycle", () => {
     const repo = oneOf(resources, "aws:ecr/repository:Repository").inputs;
-    expect(repo.name).toBe(stackFileConfig(stack)["co-intelligence:repositoryName"]);
+    expect(repo.name).toBe("co-intelligence-backend");
     expect(repo).toMatchObject({
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
