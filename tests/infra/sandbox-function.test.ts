@@ -147,6 +147,17 @@ describe("SandboxFunction defaults", () => {
     expect(vpc.enableDnsHostnames).toBe(false);
   });
 
+  it("has no IPv6 either (an egress-only gateway would have nothing to serve)", () => {
+    expect(oneOf(resources, "aws:ec2/vpc:Vpc").inputs.assignGeneratedIpv6CidrBlock).toBeFalsy();
+    expect(ofType(resources, "aws:ec2/vpcIpv6CidrBlockAssociation:VpcIpv6CidrBlockAssociation")).toHaveLength(
+      0,
+    );
+    for (const subnet of ofType(resources, "aws:ec2/subnet:Subnet")) {
+      expect(subnet.inputs.ipv6CidrBlock).toBeUndefined();
+      expect(subnet.inputs.assignIpv6AddressOnCreation).toBe(false);
+    }
+  });
+
   it("creates no internet, NAT or egress-only gateway, no VPC endpoint and no route", () => {
     for (const type of [
       "aws:ec2/internetGateway:InternetGateway",
