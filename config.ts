@@ -2,29 +2,16 @@
 // here, into a typed object. A missing or wrong value fails the whole program with a message
 // that names the key and the command that fixes it; nothing below index.ts re-reads config.
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_GEMINI_MODEL } from "./backend/config";
+import {
+  DEFAULT_ALLOWED_MODULES as BACKEND_DEFAULT_ALLOWED_MODULES,
+  DEFAULT_GEMINI_MODEL,
+} from "./backend/config";
 
 export const ACCESS_MODES = ["pod-identity", "irsa", "node-role"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
 
-/** CONTRACT section 1: the seed's allow-list. */
-export const DEFAULT_ALLOWED_MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-];
+/** CONTRACT section 1: the seed's allow-list (one list for the backend, the stack and the tests). */
+export const DEFAULT_ALLOWED_MODULES: readonly string[] = BACKEND_DEFAULT_ALLOWED_MODULES;
 
 /**
  * Modules the sandbox refuses to start with (mirrors FORBIDDEN_MODULES in

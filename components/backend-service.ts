@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_GEMINI_MODEL } from "../backend/config";
+import { DEFAULT_ALLOWED_MODULES, DEFAULT_GEMINI_MODEL } from "../backend/config";
 
 /** The chat backend on an existing EKS cluster. */
 export interface BackendServiceArgs {
@@ -62,25 +62,6 @@ export const DEPLOYMENT_NAME = "backend";
  */
 export const CONTAINER_NAME = "backend";
 
-/** CONTRACT section 1: the seed's allow-list (the backend's and the sandbox's own default). */
-const CONTRACT_ALLOWED_MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-];
-
 /**
  * Namespace, service account, Secret, Deployment `backend`, Service, HorizontalPodAutoscaler
  * and PodDisruptionBudget of the chat backend. The Deployment's image is set here once and
@@ -99,7 +80,7 @@ export class BackendService extends pulumi.ComponentResource {
     const serviceAccountName = args.serviceAccountName ?? "backend";
     const geminiModel = args.geminiModel ?? DEFAULT_GEMINI_MODEL;
     const codeExecutionEnabled = args.codeExecutionEnabled ?? true;
-    const sandboxAllowedModules = args.sandboxAllowedModules ?? CONTRACT_ALLOWED_MODULES;
+    const sandboxAllowedModules = args.sandboxAllowedModules ?? [...DEFAULT_ALLOWED_MODULES];
     const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
     const minReplicas = args.minReplicas ?? 2;
     const maxReplicas = args.maxReplicas ?? 4;

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_ALLOWED_MODULES } from "../backend/config";
 import { IsolatedNetwork } from "./isolated-network";
 import { BaseTags, componentTags } from "./tags";
 
@@ -66,7 +67,7 @@ export class SandboxFunction extends pulumi.ComponentResource {
     const functionName = args.name ?? "co-intelligence-code-executor";
     const memoryMb = args.memoryMb ?? 512;
     const timeoutSeconds = args.timeoutSeconds ?? 35;
-    const allowedModules = args.allowedModules ?? DEFAULT_MODULES;
+    const allowedModules = args.allowedModules ?? [...DEFAULT_ALLOWED_MODULES];
     const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
     const maxOutputBytes = args.maxOutputBytes ?? 65536;
     const sandboxMemoryMb = args.sandboxMemoryMb ?? Math.max(64, memoryMb - 64);
@@ -204,24 +205,6 @@ export class SandboxFunction extends pulumi.ComponentResource {
     });
   }
 }
-
-const DEFAULT_MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-];
 
 /** The contract's SANDBOX_* variables, in the format lambda/sandbox/config.py parses. */
 export function sandboxEnvironment(limits: {
