@@ -55,7 +55,7 @@ export const functionExists: Check<DoctorContext> = {
       if (awsErrorName(err) === "ResourceNotFoundException") {
         return fail(
           `no function ${functionName} in ${region}: ${errorLine(err)}`,
-          `${ctx.fix.pulumiUp}   (or, if it lives elsewhere, pass --function NAME --region R; see README: Adopting the original setup)`,
+          `${ctx.fix.pulumiUp}   (or, if it lives elsewhere, pass --function NAME --region R; see README: Adopting an existing deployment)`,
         );
       }
       if (isAccessDenied(err)) return skip(`no permission to read the function: ${errorLine(err)}`);
