@@ -61,6 +61,8 @@ class Worker {
   readonly ready: Promise<void>;
   busy: Job | undefined;
   dead = false;
+  /** Has imported the handler and said so; only then may it be given work. */
+  isReady = false;
   private buffer = "";
   private nextId = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -94,6 +96,7 @@ class Worker {
           }
           if (message.ready) {
             started = true;
+            this.isReady = true;
             resolve();
           } else this.finish(message);
         }
@@ -199,7 +202,9 @@ class WorkerPool {
 
   /** Queue an invocation; false when the queue is full (throttled). */
   submit(job: Job): boolean {
-    const idle = this.workers.find((w) => !w.busy && !w.dead);
+    // A replacement still starting is not idle: giving it a job now and another from the
+    // queue once it is ready would lose the first one.
+    const idle = this.workers.find((w) => w.isReady && !w.busy && !w.dead);
     if (idle) {
       idle.run(job, this.functionTimeoutMs);
       return true;
@@ -210,6 +215,7 @@ class WorkerPool {
   }
 
   next(worker: Worker): void {
+    if (worker.busy || worker.dead || !worker.isReady) return;
     const job = this.queue.shift();
     if (job) worker.run(job, this.functionTimeoutMs);
   }

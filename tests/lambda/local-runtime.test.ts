@@ -126,6 +126,42 @@ describe("local Lambda runtime (real @aws-sdk/client-lambda against startLocalSa
     expect(decode(after.Payload)).toMatchObject({ ok: true, stdout: "4\n" });
   });
 
+  it("answers every invocation sent while a killed worker's replacement is still starting", async () => {
+    const single = await startLocalSandbox({ workers: 1, log: () => {} });
+    const client = new LambdaClient({
+      endpoint: single.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
+    const send = (code: string) =>
+      client.send(
+        new InvokeCommand({ FunctionName: FUNCTION, Payload: Buffer.from(JSON.stringify({ code })) }),
+      );
+    try {
+      expect(decode((await send("print(0)")).Payload)).toMatchObject({ ok: true });
+      const pids = execSync(`pgrep -f "lambda/local/worker.py" -P ${process.pid} || true`, {
+        encoding: "utf8",
+      })
+        .trim()
+        .split("\n")
+        .filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // not ours any more
+        }
+      }
+      // Sent at once, while the replacement is importing the handler: none may be lost.
+      await new Promise((r) => setTimeout(r, 50));
+      const outs = await Promise.all([1, 2, 3].map((n) => send(`print(${n})`)));
+      expect(outs.map((o) => decode(o.Payload).stdout)).toEqual(["1\n", "2\n", "3\n"]);
+    } finally {
+      client.destroy();
+      await single.close();
+    }
+  }, 30000);
+
   it("queues invocations beyond the pool and answers all of them", async () => {
     const outs = await Promise.all([1, 2, 3, 4, 5].map((n) => invokeCode(`print(${n} * 10)`)));
     expect(outs.map((o) => decode(o.Payload).stdout)).toEqual(["10\n", "20\n", "30\n", "40\n", "50\n"]);
