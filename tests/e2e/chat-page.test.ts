@@ -65,7 +65,8 @@ describe("the chat page", () => {
     await execution.locator("pre.code").waitFor();
     expect(await execution.locator("pre.code").textContent()).toBe("print(2847 * 15 / 100)");
     await page.locator(".message.assistant .answer").waitFor();
-    await page.waitForFunction(`document.querySelector(".answer")?.textContent?.endsWith(".")`);
+    // The answer is complete when it ends with its full stop (a locator: the page's CSP forbids eval).
+    await page.locator(".answer", { hasText: /\.$/ }).waitFor();
 
     expect(await page.locator(".message.user").textContent()).toBe("Calculate 15% of 2847");
     expect(await execution.locator("pre.output").textContent()).toBe("427.05\n");
@@ -107,7 +108,7 @@ describe("the chat page", () => {
     stack.gemini.setScript(seedBrain());
     await ask("What's 25 times 47?");
     await page.locator(".message.assistant >> nth=1 >> .answer").waitFor();
-    await page.waitForFunction(`document.querySelectorAll(".answer")[1]?.textContent?.endsWith(".")`);
+    await page.locator(".message.assistant >> nth=1 >> .answer", { hasText: /\.$/ }).waitFor();
     expect(await page.locator(".message.assistant >> nth=1 >> .answer").textContent()).toBe(
       "The answer is 1175.",
     );
