@@ -155,7 +155,7 @@ describe("the container entry point: node dist/backend/server.js", () => {
 });
 
 describe("npm start (the local stack)", () => {
-  it("runs the sandbox and the backend wired together; a seed question is answered; Ctrl-C stops it", async () => {
+  it("runs the sandbox and the backend wired together; a seed question is answered, smoke passes; Ctrl-C stops it", async () => {
     const { child, match } = await startAndWaitFor(
       "npm",
       ["start", "--silent", "--", "--fake-gemini", "--port", "0", "--workers", "2"],
@@ -172,6 +172,18 @@ describe("npm start (the local stack)", () => {
       body: JSON.stringify({ code: "import os" }),
     });
     expect(await execute.json()).toMatchObject({ ok: false, error: { type: "ModuleNotAllowed" } });
+
+    // What CI runs after a deploy, against this stack: every smoke check passes.
+    const smoke = spawnSync("npm", ["run", "--silent", "smoke", "--", "--url", url, "--json"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60000,
+    });
+    expect(smoke.status).toBe(0);
+    const report = JSON.parse(smoke.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(23);
+
     process.kill(-child.pid!, "SIGINT"); // Ctrl-C: the whole foreground group
     await exited(child);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
