@@ -2,8 +2,8 @@
 // `pulumi preview|up|destroy --stack NAME ...` from the repository root, so the stack is
 // always named explicitly (no accidental deploy to whatever stack is selected).
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { findOnPath } from "./lib/cli";
 
 const ACTIONS = { preview: "preview", up: "deploy", destroy: "destroy" } as const;
 type Action = keyof typeof ACTIONS;
@@ -36,20 +36,6 @@ export function parseArgs(args: string[]): { stack?: string; rest: string[]; hel
     else rest.push(arg);
   }
   return { stack, rest, help };
-}
-
-function findOnPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 function main(argv: string[]): number {
