@@ -1,26 +1,13 @@
 /**
- * Runs the external tools the deploy commands drive (git, docker, kubectl): arguments as an
- * array (never a shell string), stdin from memory (the ECR password never appears in argv),
- * output captured for parsing and, when asked, echoed to stderr as progress.
+ * The external tools the deploy commands drive (git, docker, kubectl), run through zx
+ * (scripts/lib/run-tool.ts: every argument quoted, stdin from memory so the ECR password
+ * never appears in argv), plus what the commands read from a tool's failure.
  */
-import { spawn } from "node:child_process";
 import { CliError, firstLine } from "../lib/cli";
+import { runTool as run, type ToolRun, type ToolRunOptions } from "../lib/run-tool";
 
-export interface ToolResult {
-  /** Exit code; 127 when the tool is not installed. */
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ToolOptions {
-  cwd?: string;
-  /** Written to the tool's stdin, which is then closed. */
-  input?: string;
-  /** Called with every chunk the tool prints (stdout and stderr), e.g. to show progress. */
-  echo?: (chunk: string) => void;
-  env?: NodeJS.ProcessEnv;
-}
+export type ToolResult = ToolRun;
+export type ToolOptions = Omit<ToolRunOptions, "timeoutMs">;
 
 /** How to get each tool when it is missing: the one-line fix. */
 export const INSTALL_HINTS: Record<string, string> = {
@@ -30,38 +17,19 @@ export const INSTALL_HINTS: Record<string, string> = {
   git: "install git (apt-get install git)",
 };
 
-/** Runs `tool args...` to completion; never throws for a non-zero exit (the caller decides). */
-export function runTool(tool: string, args: readonly string[], opts: ToolOptions = {}): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      opts.echo?.(chunk);
-    });
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-      opts.echo?.(chunk);
-    });
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") {
-        reject(new CliError(`${tool} not found on PATH: ${INSTALL_HINTS[tool] ?? `install ${tool}`}`, 127));
-      } else reject(new CliError(`could not run ${tool}: ${err.message}`));
-    });
-    child.on("close", (code, signal) => {
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    if (opts.input !== undefined && child.stdin) {
-      // A tool that exits before reading its stdin must not crash us with EPIPE.
-      child.stdin.on("error", () => {});
-      child.stdin.end(opts.input);
-    }
-  });
+/**
+ * Runs `tool args...` to completion; never throws for a non-zero exit (the caller decides),
+ * but a tool that is not installed is a CliError with the one-line way to get it.
+ */
+export async function runTool(
+  tool: string,
+  args: readonly string[],
+  opts: ToolOptions = {},
+): Promise<ToolResult> {
+  const result = await run(tool, args, opts);
+  if (result.code === 127 && /command not found|No such file or directory/.test(result.stderr))
+    throw new CliError(`${tool} not found on PATH: ${INSTALL_HINTS[tool] ?? `install ${tool}`}`, 127);
+  return result;
 }
 
 /** The most telling line of a failed tool's output: its last `error`-ish line, else its last line. */
