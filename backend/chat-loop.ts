@@ -69,7 +69,8 @@ export const MISSING_API_KEY: UserError = {
   type: "ConfigurationError",
   message:
     "The chat model is not configured: GEMINI_API_KEY is not set. Set it in the backend's environment " +
-    "(e.g. `GEMINI_API_KEY=... npm start`, or the backend's Kubernetes secret) and restart the backend.",
+    "(e.g. `GEMINI_API_KEY=... npm start`, or the backend's Kubernetes secret) and restart the backend; " +
+    "to try the stack locally without a key, run `npm start -- --fake-gemini`.",
 };
 
 class ChatStopped extends Error {
