@@ -213,16 +213,28 @@ export async function healthyDeployment(aws: Clients): Promise<Deployment> {
 }
 
 let sequence = 0;
-export async function writeLogLines(aws: Clients, lines: string[]): Promise<void> {
-  const logStreamName = `2026/11/30/[$LATEST]stream${++sequence}`;
+/** Puts events, each `ageMs` old, into the function's log group in a stream of their own. */
+export async function putLogEvents(
+  aws: Clients,
+  events: { ageMs: number; message: string }[],
+): Promise<void> {
+  const logStreamName = `2026/11/30/[$LATEST]s${++sequence}`;
   await aws.logs.send(new CreateLogStreamCommand({ logGroupName: NAMES.logGroup, logStreamName }));
   const now = Date.now();
   await aws.logs.send(
     new PutLogEventsCommand({
       logGroupName: NAMES.logGroup,
       logStreamName,
-      logEvents: lines.map((message, i) => ({ timestamp: now - 60000 + i, message })),
+      logEvents: events.map((e) => ({ timestamp: now - e.ageMs, message: e.message })),
     }),
+  );
+}
+
+/** Log lines written about a minute ago, in order. */
+export function writeLogLines(aws: Clients, lines: string[]): Promise<void> {
+  return putLogEvents(
+    aws,
+    lines.map((message, i) => ({ ageMs: 60000 - i, message })),
   );
 }
 

@@ -8,8 +8,7 @@ import { CreateLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateFunctionCommand } from "@aws-sdk/client-lambda";
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
 import { Moto, startMoto } from "../helpers/moto";
-import { Clients, NAMES, clientsFor } from "./doctor-fixture";
-import { CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { Clients, NAMES, clientsFor, putLogEvents } from "./doctor-fixture";
 
 const ROOT = path.join(__dirname, "..", "..");
 const NODE_BIN = path.join(ROOT, "node_modules", ".bin");
@@ -21,16 +20,10 @@ let tmp: string;
 let stream = 0;
 
 /** Puts events `minutesAgo` old into the function's default log group. */
-async function putEvents(events: { minutesAgo: number; message: string }[]): Promise<void> {
-  const logStreamName = `2026/11/30/[$LATEST]s${++stream}`;
-  await aws.logs.send(new CreateLogStreamCommand({ logGroupName: NAMES.logGroup, logStreamName }));
-  const now = Date.now();
-  await aws.logs.send(
-    new PutLogEventsCommand({
-      logGroupName: NAMES.logGroup,
-      logStreamName,
-      logEvents: events.map((e) => ({ timestamp: now - e.minutesAgo * 60000, message: e.message })),
-    }),
+function putEvents(events: { minutesAgo: number; message: string }[]): Promise<void> {
+  return putLogEvents(
+    aws,
+    events.map((e) => ({ ageMs: e.minutesAgo * 60000, message: e.message })),
   );
 }
 
