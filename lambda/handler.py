@@ -1,27 +1,48 @@
 """AWS Lambda entry point of the Co-Intelligence code sandbox (CONTRACT section 1).
 
 Thin on purpose: validate the event, hand the code to the executor (sandbox/executor.py),
-shape the response, write one JSON log line. User code's failures are response values;
-a function error (an exception escaping here) means the sandbox itself is misconfigured.
+shape the response, write one JSON log line. User code's failures are response values; a
+function error (an exception escaping here) means the sandbox itself is broken or
+misconfigured, never anything a child did.
+
+This process holds the function's credentials and the Runtime API connection and never runs
+user code: children are forked by the zygote (sandbox/zygote.py), a separate interpreter
+started here during init with an empty environment.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import sys
 import time
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
-from sandbox import seccomp, warmup
+from sandbox import native
 from sandbox.config import ConfigError, SandboxConfig, load_config
-from sandbox.executor import Execution, execute, prepare_standby
+from sandbox.executor import Execution, execute
+from sandbox.protocol import marshal_safe
+from sandbox.zygote_client import SandboxUnavailable, ZygoteClient
 
 MAX_CODE_BYTES = 64 * 1024
 # Time kept back from Lambda's own deadline so the handler answers before Lambda kills it.
 DEADLINE_MARGIN_MS = 300
+
+
+class InvalidRequest(ValueError):
+    pass
+
+
+def _cpu_seconds(timeout_ms: int) -> int:
+    """RLIMIT_CPU of a child: the function's maximum wall-clock limit, rounded up, plus one."""
+    return max(1, -(-timeout_ms // 1000)) + 1
+
+
+def _log(record: Dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(marshal_safe(record), separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
 
 try:
     _CONFIG: Optional[SandboxConfig] = load_config()
@@ -29,27 +50,38 @@ try:
 except ConfigError as exc:
     _CONFIG, _CONFIG_ERROR = None, str(exc)
 
-# Warm parent: every allowed module (and its lazy helpers) is imported once, here, so each
-# forked child starts with them and the audit hook never needs to admit an import.
-warmup.warm(_CONFIG.allowed_modules if _CONFIG else ())
-seccomp.prepare()
-# The parent keeps the function's credentials in its environment: make it unreadable through
-# /proc/<pid>/ to any other process of the same uid (the children, in Lambda).
-seccomp.make_undumpable()
-# Objects that exist now are never collected again; a child's garbage collector then leaves
-# the parent's pages alone, so fork's copy-on-write copies less.
-gc.freeze()
-if _CONFIG is not None:  # the first child is prepared during the function's init phase
-    prepare_standby(_CONFIG.allowed_modules, _CONFIG.timeout_ms, _CONFIG.memory_mb, _CONFIG.max_output_bytes)
-
-_kernel_filter_warned = False
+_ZYGOTE: Optional[ZygoteClient] = None
+_ZYGOTE_ERROR: Optional[str] = None
+_INIT_MS: Optional[float] = None
 
 
-class InvalidRequest(ValueError):
-    pass
+def _start_sandbox() -> None:
+    """Start the zygote (during init, so the first request finds a child ready)."""
+    global _ZYGOTE, _ZYGOTE_ERROR, _INIT_MS
+    if _CONFIG is None:
+        return
+    started = time.perf_counter()
+    try:
+        # This process keeps the credentials: make /proc/<pid>/ of it root-only, so even a
+        # process of the same uid that could open files could not read them there.
+        native.load().set_dumpable(0)
+        zygote = ZygoteClient(
+            _CONFIG.allowed_modules, _cpu_seconds(_CONFIG.timeout_ms), _CONFIG.memory_mb, _CONFIG.max_output_bytes
+        )
+        zygote.start()
+        zygote.pump(5.0)  # the first standby child, so the first request does not wait for it
+        _ZYGOTE, _ZYGOTE_ERROR = zygote, None
+        _INIT_MS = (time.perf_counter() - started) * 1000
+        _log({"level": "INFO", "message": "sandbox ready", "initMs": round(_INIT_MS, 1), "unavailableModules": zygote.unavailable_modules})
+    except (SandboxUnavailable, native.NativeHelperMissing) as exc:
+        _ZYGOTE, _ZYGOTE_ERROR = None, str(exc)
+        _log({"level": "ERROR", "message": "sandbox unavailable", "error": _ZYGOTE_ERROR})
 
 
-def _validate(event: Any, config: SandboxConfig) -> tuple:
+_start_sandbox()
+
+
+def _validate(event: Any, config: SandboxConfig) -> Tuple[str, int]:
     """Return (code, timeout_ms) or raise InvalidRequest with a message saying what to send."""
     if not isinstance(event, dict):
         raise InvalidRequest('the event must be a JSON object like {"code": "print(1)"}')
@@ -87,25 +119,33 @@ def _remaining_ms(context: Any) -> Optional[int]:
 
 
 def _response(execution: Execution, duration_ms: float) -> Dict[str, Any]:
-    return {
-        "ok": execution.ok,
-        "stdout": execution.stdout,
-        "stderr": execution.stderr,
-        "result": execution.result,
-        "error": execution.error,
-        "truncated": execution.truncated,
-        "durationMs": round(duration_ms, 1),
-    }
+    return marshal_safe(
+        {
+            "ok": execution.ok,
+            "stdout": execution.stdout,
+            "stderr": execution.stderr,
+            "result": execution.result,
+            "error": execution.error,
+            "truncated": execution.truncated,
+            "durationMs": round(duration_ms, 1),
+        }
+    )
 
 
-def _log(record: Dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+def _sandbox(request_id: str) -> ZygoteClient:
+    """The running zygote; restarted when it died; a function error when it cannot run."""
+    if _ZYGOTE is None or not _ZYGOTE.alive():
+        if _ZYGOTE is not None:
+            _ZYGOTE.close()
+        _start_sandbox()
+    if _ZYGOTE is None:
+        _log({"level": "ERROR", "message": "sandbox unavailable", "requestId": request_id, "error": _ZYGOTE_ERROR})
+        raise SandboxUnavailable(_ZYGOTE_ERROR)
+    return _ZYGOTE
 
 
 def handler(event: Any, context: Any = None) -> Dict[str, Any]:
     """Run event["code"] in the sandbox and return the contract's response object."""
-    global _kernel_filter_warned
     started = time.perf_counter()
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
     if _CONFIG is None:
@@ -121,17 +161,18 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
         remaining = _remaining_ms(context)
         if remaining is not None:
             timeout_ms = max(1, min(timeout_ms, remaining - DEADLINE_MARGIN_MS))
-        execution = execute(
-            code, timeout_ms, config.allowed_modules, config.memory_mb, config.max_output_bytes, config.timeout_ms
-        )
+        zygote = _sandbox(request_id)
+        try:
+            execution = execute(zygote, code, timeout_ms, config.memory_mb, config.max_output_bytes)
+        except SandboxUnavailable as exc:
+            zygote.close()  # started afresh by the next invocation
+            _log({"level": "ERROR", "message": "sandbox unavailable", "requestId": request_id, "error": str(exc)})
+            raise
     duration_ms = (time.perf_counter() - started) * 1000
-    if execution.kernel_filter_problem and not _kernel_filter_warned:
-        _kernel_filter_warned = True
-        _log({"level": "WARN", "message": "seccomp filter unavailable; the other layers still hold", "reason": execution.kernel_filter_problem})
     error_type = execution.error["type"] if execution.error else None
     _log(
         {
-            "level": "INFO" if execution.ok or error_type not in ("ProcessCrashed",) else "WARN",
+            "level": "WARN" if error_type == "ProcessCrashed" else "INFO",
             "message": "invocation",
             "requestId": request_id,
             "durationMs": round(duration_ms, 1),
@@ -141,6 +182,7 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
             "stdoutBytes": execution.stdout_bytes,
             "stderrBytes": execution.stderr_bytes,
             "truncated": execution.truncated,
+            "maxRssKb": execution.max_rss_kb,
         }
     )
     return _response(execution, duration_ms)

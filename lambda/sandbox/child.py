@@ -1,8 +1,10 @@
-"""Inside the forked child: the isolation layers, in order, then the user's code.
+"""Inside a child forked by the zygote: the isolation layers, in order, then the user's code.
 
-Every function here runs in the child only. Order matters: descriptors and environment
-first (while the child may still open /proc/self/mem), then limits, the unprivileged user,
-the kernel filter, and the audit hook last (it would refuse the set-up steps themselves).
+Every function here runs in the child only. The zygote that forked it never held credentials
+or any request's data (zygote.py), so the child's memory holds neither. Order matters: the
+descriptors first, then the working directory, limits, the unprivileged user, the tie to the
+zygote's life, the audit hook, and the kernel filter last, once nothing more needs a file.
+Only then does the child say it is ready, and only then does the parent send it code.
 """
 
 from __future__ import annotations
@@ -10,30 +12,36 @@ from __future__ import annotations
 import ast
 import fcntl
 import io
-import json
 import os
+import re
 import resource
 import signal
 import sys
-from typing import Any, Dict, NoReturn, Optional, Tuple
+from types import ModuleType
+from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
-from . import policy, seccomp
+from . import policy, protocol
+from .kernel_filter import PreparedFilter
+from .modules import INTERNAL_HELPER_MODULES
 
 USER_FILENAME = "<sandbox>"
-RESULT_FD = 3
-CODE_FD = 4
-CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code; nothing at all means "exit"
+STDIN_FD, STDOUT_FD, STDERR_FD, RESULT_FD, CODE_FD = 0, 1, 2, 3, 4
+CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code
 NOBODY = 65534
-MAX_TRACEBACK_CHARS = 16384
 MAX_MESSAGE_CHARS = 4096
+MAX_TRACEBACK_CHARS = 16384
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+# The tokenizer's line breaks (universal newlines), unlike str.splitlines, which also breaks
+# at form feeds, U+2028 and friends and would show the wrong source line in tracebacks.
+_SOURCE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def start_own_process_group() -> None:
     """Make the child the leader of a new session and process group.
 
-    Stops: anything the child starts (if a later layer failed) outliving it, since the
-    parent kills the whole group. Does not stop anything by itself.
+    Stops: the child receiving the terminal's or the zygote's group signals, and anything it
+    might start outliving it (the zygote kills the group before reaping). Does not stop
+    anything by itself: the kernel filter refuses new processes.
     """
     os.setsid()
 
@@ -41,64 +49,28 @@ def start_own_process_group() -> None:
 def wire_descriptors(stdout_fd: int, stderr_fd: int, result_fd: int, code_fd: int) -> None:
     """Keep only stdin (/dev/null), the output pipes, the result pipe and the code pipe.
 
-    Stops: use of every descriptor inherited from the warm parent (the Lambda Runtime API
-    connection, the local worker's protocol channel, log files). Does not stop opening new
-    ones (the audit hook and the kernel filter do).
+    Stops: use of every descriptor inherited from the zygote (its control socket to the handler
+    process, other children's pipes). Does not stop opening new ones (the kernel filter does).
     """
     devnull = os.open(os.devnull, os.O_RDONLY)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, stdout_fd, stderr_fd, result_fd, code_fd)]
     for target, fd in enumerate(high):
         os.dup2(fd, target)
     os.closerange(CODE_FD + 1, 1 << 20)
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdin = io.TextIOWrapper(io.FileIO(STDIN_FD, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(
-        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+        io.FileIO(STDOUT_FD, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
     )
     sys.stderr = io.TextIOWrapper(
-        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+        io.FileIO(STDERR_FD, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
     )
-
-
-def empty_environment() -> None:
-    """Empty the environment at every level: os.environ, posix.environ, and the OS block.
-
-    os.environ.clear() unsets libc's copy, but the original block the kernel placed on the
-    stack (what /proc/self/environ shows, and where AWS_SECRET_ACCESS_KEY lives) stays in
-    memory; it is zeroed here (memset on env_start..env_end, fields 50/51 of /proc/self/stat,
-    located once by the warm parent; /proc/self/mem as the fallback). Stops: reading credentials through os.environ, os.getenv, posix.environ
-    or /proc/self/environ, even by code that bypasses Python. Does not stop: values the warm
-    parent copied elsewhere in its heap (the handler copies none).
-    """
-    import posix
-
-    os.environ.clear()
-    posix.environ.clear()
-    start, end = _ENVIRONMENT_BLOCK
-    if 0 < start < end and not seccomp.zero_memory(start, end - start):
-        with open("/proc/self/mem", "r+b", buffering=0) as mem:
-            mem.seek(start)
-            mem.write(b"\0" * (end - start))
-
-
-def _environment_block() -> Tuple[int, int]:
-    """(env_start, env_end) from /proc/self/stat, fields 50 and 51; a forked child has the
-    same addresses, so the warm parent reads them once."""
-    try:
-        with open("/proc/self/stat", "rb") as stat_file:
-            fields = stat_file.read().rsplit(b")", 1)[1].split()
-        return int(fields[47]), int(fields[48])  # counted from field 3, after "(comm)"
-    except (OSError, IndexError, ValueError):
-        return 0, 0
-
-
-_ENVIRONMENT_BLOCK = _environment_block()
 
 
 def enter_empty_directory(path: str) -> None:
     """Move to an empty, read-only working directory.
 
-    Stops: relative paths landing in the function's code directory or /tmp. Does not stop
-    absolute paths (the audit hook and the kernel filter do).
+    Stops: relative paths meaning the function's code directory. Does not stop anything the
+    kernel filter does not already stop (no file can be opened at all).
     """
     os.chdir(path)
 
@@ -107,19 +79,20 @@ def set_resource_limits(cpu_seconds: int, memory_bytes: int) -> None:
     """CPU seconds, address space, no new processes, no file writes, few descriptors, no core.
 
     Stops: CPU burn past the limit (SIGXCPU), memory bombs (MemoryError at the cap, on top of
-    what the warm parent had already mapped), file growth (RLIMIT_FSIZE 0), descriptor
-    floods and core dumps, and new processes once the uid is unprivileged (RLIMIT_NPROC 0;
-    the kernel ignores it for root, hence the uid drop and the seccomp filter). Does not stop
-    wall-clock waits (the parent's timer does).
+    what the zygote had mapped), descriptor floods and core dumps; RLIMIT_NPROC 0 refuses new
+    processes for an unprivileged uid even without the filter. The child cannot raise a hard
+    limit, and only the CPU limit has a soft limit below it. Does not stop wall-clock waits (the parent's deadline does).
     """
     base = _mapped_bytes()
     limits = {
-        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
+        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),  # SIGXCPU, then SIGKILL a second later
         resource.RLIMIT_AS: (base + memory_bytes, base + memory_bytes),
         resource.RLIMIT_NPROC: (0, 0),
         resource.RLIMIT_FSIZE: (0, 0),
         resource.RLIMIT_NOFILE: (16, 16),
         resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_MEMLOCK: (0, 0),
+        resource.RLIMIT_MSGQUEUE: (0, 0),
     }
     for which, value in limits.items():
         resource.setrlimit(which, value)
@@ -135,8 +108,8 @@ def drop_privileges() -> None:
     """When running as root (local containers), become nobody (uid/gid 65534, no groups).
 
     Stops: root's ability to read or signal anything on the machine, and makes RLIMIT_NPROC
-    effective. Also makes the process non-dumpable, so its own /proc/self files are no
-    longer readable to it. Does not apply in Lambda, where the runtime is already unprivileged.
+    effective. Does not apply in Lambda, where the runtime is already unprivileged and the
+    child has the same uid as the handler's process: the kernel filter is what keeps it away.
     """
     if os.getuid() != 0:
         return
@@ -145,8 +118,21 @@ def drop_privileges() -> None:
     os.setuid(NOBODY)
 
 
+def tie_lifetime_to_zygote(kernel: ModuleType, zygote_pid: int) -> None:
+    """SIGKILL when the zygote dies, and not dumpable.
+
+    Stops: a child outliving the sandbox (a killed local runtime, a crashed zygote); other
+    processes of the same uid reading /proc/<pid>/mem or environ of the child. Set after the
+    uid change, which clears both.
+    """
+    kernel.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != zygote_pid:  # the zygote died before the tie was made
+        os._exit(0)
+    kernel.set_dumpable(0)
+
+
 def reseed_random_state() -> None:
-    """A forked child must not replay the parent's random state: reseed from the OS."""
+    """A forked child must not replay the zygote's random state: reseed from the kernel."""
     random = sys.modules.get("random")
     if random is not None:
         random.seed()
@@ -170,8 +156,9 @@ class _SysWithoutFrames:
 def install_audit_hook(allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
     """Install the PEP 578 hook (see policy.make_audit_hook) and return user code's builtins.
 
-    Stops: see policy.make_audit_hook. Does not stop: anything the kernel filter stops when
-    the interpreter itself is subverted. A hook can never be removed once added.
+    Gives clear errors (OperationNotAllowed, ModuleNotAllowed) for what the kernel filter would
+    refuse anyway. Not a boundary: code that corrupts the interpreter can disarm it. A hook
+    can never be removed through the API once added.
     """
     collections = sys.modules.get("collections")
     if collections is not None:
@@ -182,9 +169,15 @@ def install_audit_hook(allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
     return builtins_namespace
 
 
-def forget_privileged_helpers() -> None:
-    """Drop the child's references to ctypes so user code finds no loaded copy to pivot to."""
-    seccomp.forget()
+def install_kernel_filter(kernel: ModuleType, prepared: PreparedFilter) -> None:
+    """The boundary: no-new-privs and the seccomp allow-list (kernel_filter.py), for this pid.
+
+    Stops, even when user code has arbitrary read/write in this process: every syscall not on
+    the allow-list (files, sockets, processes, threads, exec and executable memory, signals,
+    rlimits and scheduling of any other process, IPC objects, namespaces, BPF, io_uring...).
+    Does not stop: CPU and memory use within the limits, or kernel bugs in the allowed calls.
+    """
+    kernel.install_filter(prepared.for_pid(os.getpid()))
 
 
 def compile_user_code(code: str) -> Tuple[Any, Optional[Any]]:
@@ -198,11 +191,16 @@ def compile_user_code(code: str) -> Tuple[Any, Optional[Any]]:
     return body, expr
 
 
-def _format_traceback(exc: BaseException, source_lines: list) -> str:
+def source_lines_of(code: str) -> List[str]:
+    return _SOURCE_LINE_BREAK.split(code)
+
+
+def _format_traceback(exc: BaseException, source_lines: List[str]) -> str:
     """The traceback as CPython prints it, reduced to the user's frames.
 
     Formatted by the interpreter's C printer (sys.__excepthook__), which needs no frame
-    attributes the audit hook refuses; the user's source lines are added back from the code.
+    attributes the audit hook refuses and prints notes and exception groups; the user's source
+    lines are added back from the code (the printer cannot open `<sandbox>`).
     """
     buffer = io.StringIO()
     saved = sys.stderr
@@ -213,37 +211,38 @@ def _format_traceback(exc: BaseException, source_lines: list) -> str:
         pass
     finally:
         sys.stderr = saved
-    out = []
+    out: List[str] = []
     skipping = False
     for line in buffer.getvalue().splitlines():
-        stripped = line.strip()
-        if line.startswith("  File "):
-            skipping = _is_sandbox_frame(line)
+        entry = line.lstrip(" |")
+        if entry.startswith("File "):
+            skipping = _is_sandbox_frame(entry)
             if skipping:
                 continue
             out.append(line)
-            if f'"{USER_FILENAME}"' in line:
+            if f'"{USER_FILENAME}"' in entry:
                 try:
-                    lineno = int(line.split(", line ", 1)[1].split(",", 1)[0])
-                    out.append("    " + source_lines[lineno - 1].strip())
+                    lineno = int(entry.split(", line ", 1)[1].split(",", 1)[0])
+                    prefix = line[: len(line) - len(entry)]
+                    out.append(prefix + "  " + source_lines[lineno - 1].strip())
                 except (IndexError, ValueError):
                     pass
             continue
-        if skipping and line.startswith("    "):
+        if skipping and line.startswith(" "):
             continue
         skipping = False
-        if stripped:
+        if line.strip():
             out.append(line)
     return "\n".join(out)[-MAX_TRACEBACK_CHARS:]
 
 
-def _is_sandbox_frame(line: str) -> bool:
-    """A traceback entry of the sandbox's own modules (runner, policy), hidden from users."""
+def _is_sandbox_frame(entry: str) -> bool:
+    """A traceback entry of the sandbox's own modules (child, policy), hidden from users."""
     try:
-        file_name = line.split('"', 2)[1]
+        file_name = entry.split('"', 2)[1]
     except IndexError:
         return False
-    return os.path.dirname(os.path.realpath(file_name)) == os.path.realpath(_SANDBOX_DIR)
+    return os.path.dirname(file_name) == _SANDBOX_DIR
 
 
 def _safe_str(value: BaseException) -> str:
@@ -261,22 +260,29 @@ def error_type_of(exc: BaseException) -> str:
     if isinstance(exc, PermissionError):  # the audit hook's refusals and the kernel's EPERM
         return "OperationNotAllowed"
     if isinstance(exc, RuntimeError) and "can't start new thread" in _safe_str(exc):
-        return "OperationNotAllowed"  # the kernel filter refused clone (3.11 raises no audit event first)
-    return type(exc).__name__
+        return "OperationNotAllowed"  # the kernel filter refused clone
+    try:
+        name = type(exc).__name__
+    except BaseException:
+        return "Exception"
+    # A class name the response can carry (see protocol.ERROR_TYPE_SHAPE); else the base name.
+    return name if type(name) is str and protocol.clean_error_type(name) is not None else "Exception"
 
 
 def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) -> Optional[str]:
     """The module name of an ImportError for a module outside the allow-list (however the
-    import was attempted: the finders fail to find it because the file system is closed)."""
+    import was attempted: the finders fail to find it because no file can be opened)."""
     name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
-    if type(name) is str and name.partition(".")[0] not in allowed_modules and name.partition(".")[0] not in policy.INTERNAL_HELPER_MODULES:
-        return name
+    if type(name) is str:
+        top = name.partition(".")[0]
+        if top not in allowed_modules and top not in INTERNAL_HELPER_MODULES:
+            return name
     return None
 
 
-def describe_error(exc: BaseException, source_lines: list, memory_mb: int, allowed_modules: Tuple[str, ...] = ()) -> Dict[str, Any]:
+def describe_error(exc: BaseException, source_lines: List[str], memory_mb: int, allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
     kind = error_type_of(exc)
-    refused_module = _outside_allow_list(exc, allowed_modules) if kind not in ("ModuleNotAllowed",) else None
+    refused_module = _outside_allow_list(exc, allowed_modules) if kind != "ModuleNotAllowed" else None
     if kind == "MemoryLimit":
         message = f"the code exceeded the sandbox memory limit ({memory_mb} MB)"
     elif refused_module is not None:
@@ -284,7 +290,7 @@ def describe_error(exc: BaseException, source_lines: list, memory_mb: int, allow
     else:
         message = _safe_str(exc)
     try:
-        trace = _format_traceback(exc, source_lines)
+        trace: Optional[str] = _format_traceback(exc, source_lines)
     except BaseException:
         trace = None
     return {"type": kind, "message": message, "traceback": trace}
@@ -294,40 +300,40 @@ def run_user_code(
     body: Any,
     expr: Optional[Any],
     builtins_namespace: Dict[str, Any],
-    max_repr: int,
-    source_lines: list,
+    max_repr_chars: int,
+    source_lines: List[str],
     memory_mb: int,
-    allowed_modules: Tuple[str, ...] = (),
-) -> Dict[str, Any]:
-    """Execute the compiled code; return {ok, result, error, resultTruncated}."""
+    allowed_modules: Tuple[str, ...],
+) -> Tuple[bool, Optional[str], bool, Optional[Dict[str, Any]]]:
+    """Execute the compiled code; return (ok, result, result truncated, error)."""
     namespace: Dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins_namespace}
-    result: Optional[str] = None
-    truncated = False
     try:
         exec(body, namespace)
+        result = None
+        truncated = False
         if expr is not None:
             value = eval(expr, namespace)
             if value is not None:
                 result = repr(value)
-                if len(result) > max_repr:
-                    result, truncated = result[:max_repr], True
+                if len(result) > max_repr_chars:
+                    result, truncated = result[:max_repr_chars], True
+        return True, result, truncated, None
     except SystemExit as stop:
-        if stop.code not in (None, 0):
-            return {"ok": False, "result": None, "error": describe_error(stop, source_lines, memory_mb, allowed_modules), "resultTruncated": False}
+        if stop.code in (None, 0):
+            return True, None, False, None
+        return False, None, False, describe_error(stop, source_lines, memory_mb, allowed_modules)
     except BaseException as exc:  # user code's errors are values, never exceptions escaping
-        return {"ok": False, "result": None, "error": describe_error(exc, source_lines, memory_mb, allowed_modules), "resultTruncated": False}
-    return {"ok": True, "result": result, "error": None, "resultTruncated": truncated}
+        return False, None, False, describe_error(exc, source_lines, memory_mb, allowed_modules)
 
 
-def _write_result(payload: Dict[str, Any]) -> None:
-    data = json.dumps(payload).encode("utf-8")
-    while data:
-        written = os.write(RESULT_FD, data)
-        data = data[written:]
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
-def receive_code() -> str:
-    """Wait for the code on the code pipe (the child is prepared before the request comes)."""
+def receive_code() -> Optional[str]:
+    """Wait for the code on the code pipe; None when the parent closed it unused."""
     chunks = []
     while True:
         chunk = os.read(CODE_FD, 65536)
@@ -337,56 +343,70 @@ def receive_code() -> str:
     os.close(CODE_FD)
     message = b"".join(chunks)
     if not message.startswith(CODE_MARKER):
-        os._exit(0)  # the parent dropped this prepared child without using it
+        return None
     return message[len(CODE_MARKER) :].decode("utf-8")
 
 
 def run_child(
     pipes: Tuple[int, int, int, int],
-    allowed_modules: Tuple[str, ...],
-    cpu_seconds: int,
-    memory_mb: int,
-    max_output_bytes: int,
-    workdir: str,
+    plan: Any,
+    kernel: ModuleType,
+    prepared: PreparedFilter,
+    zygote_pid: int,
 ) -> NoReturn:
-    """The child's whole life: set up every layer, wait for the code, run it, report, exit.
+    """The child's whole life: every layer, "ready", the code, the result, exit. Never returns.
 
-    Every layer is in place before the code arrives, so the parent can fork the next child
-    ahead of the next request. Never returns.
+    `plan` is the zygote's ChildPlan (allowed modules, limits, working directory).
     """
-    status = 0
     try:
         start_own_process_group()
         wire_descriptors(*pipes)
-        reseed_random_state()
-        empty_environment()
-        enter_empty_directory(workdir)
-        set_resource_limits(cpu_seconds, memory_mb * 1024 * 1024)
+        enter_empty_directory(plan.workdir)
+        set_resource_limits(plan.cpu_seconds, plan.memory_mb * 1024 * 1024)
         drop_privileges()
-        kernel_filter = seccomp.install_syscall_filter(os.getpid())
-        forget_privileged_helpers()
-        builtins_namespace = install_audit_hook(allowed_modules)
+        tie_lifetime_to_zygote(kernel, zygote_pid)
+        reseed_random_state()
+        builtins_namespace = install_audit_hook(plan.allowed_modules)
+        install_kernel_filter(kernel, prepared)
+    except BaseException as exc:
+        try:
+            reason = f"{type(exc).__name__}: {exc}"
+            _write_all(RESULT_FD, protocol.CHILD_FAILED + reason.encode("utf-8", "replace")[: protocol.MAX_FAILURE_BYTES])
+        finally:
+            os._exit(70)
+    status = 0
+    try:
+        _write_all(RESULT_FD, protocol.CHILD_READY)
         code = receive_code()
-        source_lines = code.splitlines()
-        try:
-            body, expr = compile_user_code(code)
-        except SyntaxError as exc:
-            outcome = {"ok": False, "result": None, "error": _syntax_error(exc), "resultTruncated": False}
-        except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
-            error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
-            outcome = {"ok": False, "result": None, "error": error, "resultTruncated": False}
-        else:
-            outcome = run_user_code(body, expr, builtins_namespace, max_output_bytes, source_lines, memory_mb, allowed_modules)
-        outcome["kernelFilter"] = kernel_filter
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
-            pass
-        _write_result(outcome)
+        if code is None:
+            os._exit(0)  # the standby was discarded unused
+        _write_all(RESULT_FD, run_code(code, builtins_namespace, plan))
     except BaseException:
-        status = 70  # the parent reports a sandbox failure for a child that ends without a result
+        status = 70  # the parent reports a crashed process for a child that ends without a result
     os._exit(status)
+
+
+def run_code(code: str, builtins_namespace: Dict[str, Any], plan: Any) -> bytes:
+    """Compile and run `code`; the encoded result message."""
+    source_lines = source_lines_of(code)
+    error: Optional[Dict[str, Any]] = None
+    ok, result, truncated = False, None, False
+    try:
+        body, expr = compile_user_code(code)
+    except SyntaxError as exc:
+        error = _syntax_error(exc)
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
+    else:
+        ok, result, truncated, error = run_user_code(
+            body, expr, builtins_namespace, plan.max_output_bytes, source_lines, plan.memory_mb, plan.allowed_modules
+        )
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    return protocol.encode_result(ok, result, truncated, error, plan.max_output_bytes)
 
 
 def _syntax_error(exc: SyntaxError) -> Dict[str, Any]:

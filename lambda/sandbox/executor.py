@@ -1,28 +1,30 @@
-"""The parent side of one execution: fork, read capped output, enforce the wall clock, reap.
+"""The handler's side of one execution: send the code, read capped output, enforce the wall
+clock, and turn however the child ended into a response value.
 
-The parent is the warm Lambda runtime process. It never runs user code, never buffers more
-than the caps, always reaps the child, and turns every way a child can end (result, error,
-timeout, kill, crash, garbage on the result pipe) into a response value.
+The handler's process never runs user code and never trusts what a child says: output is
+capped as it is read, the result message is parsed as hostile input (protocol.decode_result),
+and a kill is called MemoryLimit only with evidence.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import select
 import signal
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
-from . import runner
+from . import protocol
+from .child import CODE_MARKER
+from .zygote_client import ChildExit, Standby, SandboxUnavailable, ZygoteClient
 
 READ_CHUNK = 65536
-# The result pipe carries repr() and an error with its traceback, each capped in the child.
-RESULT_SLACK_BYTES = 256 * 1024
+# After the deadline's kill, how long the zygote may take to report the exit.
+EXIT_REPORT_TIMEOUT_S = 5.0
+# A killed child whose peak resident memory reached this share of the cap was killed for memory.
+MEMORY_EVIDENCE_SHARE = 0.9
 
 
 @dataclass
@@ -35,9 +37,9 @@ class Execution:
     result: Optional[str] = None
     error: Optional[Dict[str, Any]] = None
     truncated: bool = False
-    kernel_filter_problem: Optional[str] = None
     stdout_bytes: int = 0
     stderr_bytes: int = 0
+    max_rss_kb: int = 0
 
 
 @dataclass
@@ -62,205 +64,79 @@ class _Stream:
         return decoder.decode(bytes(self.data), final=not self.overflowed)
 
 
-_workdir: Optional[str] = None
-
-
-def empty_workdir() -> str:
-    """One empty, read-only directory per warm process, the children's working directory."""
-    global _workdir
-    if _workdir is None or not os.path.isdir(_workdir):
-        _workdir = tempfile.mkdtemp(prefix="sandbox-cwd-")
-        os.chmod(_workdir, 0o555)
-    return _workdir
-
-
-@dataclass
-class _Child:
-    """A forked child with every layer in place, waiting on its code pipe."""
-
-    pid: int
-    stdout_fd: int
-    stderr_fd: int
-    result_fd: int
-    code_fd: int
-    key: Tuple[Any, ...]
-
-
-_standby: Optional[_Child] = None
-
-
-def _fork_child(key: Tuple[Any, ...]) -> _Child:
-    allowed_modules, cpu_seconds, memory_mb, max_output_bytes = key
-    workdir = empty_workdir()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    res_r, res_w = os.pipe()
-    code_r, code_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        for fd in (out_r, err_r, res_r, code_w):
-            os.close(fd)
-        runner.run_child((out_w, err_w, res_w, code_r), allowed_modules, cpu_seconds, memory_mb, max_output_bytes, workdir)
-    for fd in (out_w, err_w, res_w, code_r):
-        os.close(fd)
-    return _Child(pid, out_r, err_r, res_r, code_w, key)
-
-
-def _discard(child: _Child) -> None:
-    _kill_group(child.pid)
-    try:
-        os.waitpid(child.pid, 0)
-    except ChildProcessError:
-        pass
-    for fd in (child.stdout_fd, child.stderr_fd, child.result_fd, child.code_fd):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def _take_standby(key: Tuple[Any, ...]) -> Optional[_Child]:
-    global _standby
-    child, _standby = _standby, None
-    if child is None:
-        return None
-    if child.key != key or os.waitpid(child.pid, os.WNOHANG)[0] != 0:
-        _discard(child)
-        return None
-    return child
-
-
-def prepare_standby(allowed_modules: Tuple[str, ...], cpu_limit_ms: int, memory_mb: int, max_output_bytes: int) -> None:
-    """Fork the next child now, so its set-up (every isolation layer) is off the request path.
-
-    The child is forked from the warm parent after the previous execution ended, so it is as
-    pristine as one forked on demand; it only waits for its code.
-    """
-    global _standby
-    key = _key(allowed_modules, cpu_limit_ms, memory_mb, max_output_bytes)
-    if _standby is not None and _standby.key == key:
-        return
-    if _standby is not None:
-        _discard(_standby)
-    _standby = _fork_child(key)
-
-
-def _key(allowed_modules: Tuple[str, ...], cpu_limit_ms: int, memory_mb: int, max_output_bytes: int) -> Tuple[Any, ...]:
-    cpu_seconds = max(1, -(-cpu_limit_ms // 1000)) + 1
-    return (tuple(allowed_modules), cpu_seconds, memory_mb, max_output_bytes)
-
-
-def _send_code(child: _Child, code: str) -> bool:
-    message = runner.CODE_MARKER + code.encode("utf-8")
+def _send_code(standby: Standby, code: str) -> bool:
+    message = CODE_MARKER + code.encode("utf-8")
     try:
         view = memoryview(message)
         while view:
-            view = view[os.write(child.code_fd, view) :]
+            view = view[os.write(standby.code_fd, view) :]
         return True
     except BrokenPipeError:
         return False
     finally:
-        os.close(child.code_fd)
-        child.code_fd = -1
+        os.close(standby.code_fd)
+        standby.code_fd = -1
 
 
-def execute(
-    code: str,
-    timeout_ms: int,
-    allowed_modules: Tuple[str, ...],
-    memory_mb: int,
-    max_output_bytes: int,
-    cpu_limit_ms: Optional[int] = None,
-) -> Execution:
-    """Run `code` in a fresh forked child and return what happened.
-
-    cpu_limit_ms: the function's maximum timeout, the basis of the child's RLIMIT_CPU (the
-    per-request wall-clock limit, timeout_ms, is enforced here by the parent).
-    """
-    key = _key(allowed_modules, cpu_limit_ms or timeout_ms, memory_mb, max_output_bytes)
-    child = _take_standby(key) or _fork_child(key)
-    if not _send_code(child, code):  # a prepared child that died: use a fresh one once
-        _discard(child)
-        child = _fork_child(key)
-        _send_code(child, code)
-    streams = {
-        child.stdout_fd: _Stream(max_output_bytes),
-        child.stderr_fd: _Stream(max_output_bytes),
-        child.result_fd: _Stream(2 * max_output_bytes + RESULT_SLACK_BYTES),
-    }
-    timed_out, status = _supervise(child.pid, streams, timeout_ms / 1000.0)
-    execution = _interpret(
-        streams[child.stdout_fd], streams[child.stderr_fd], streams[child.result_fd], timed_out, status, timeout_ms, memory_mb
-    )
-    prepare_standby(allowed_modules, cpu_limit_ms or timeout_ms, memory_mb, max_output_bytes)
-    return execution
+def execute(zygote: ZygoteClient, code: str, timeout_ms: int, memory_mb: int, max_output_bytes: int) -> Execution:
+    """Run `code` in a standby child and return what happened. Raises SandboxUnavailable only
+    when the sandbox cannot give a child at all."""
+    standby = zygote.take_standby()
+    if not _send_code(standby, code):  # the standby died after it was handed out: one more try
+        zygote.exit_of(standby.pid, EXIT_REPORT_TIMEOUT_S)
+        standby.close()
+        standby = zygote.take_standby()
+        _send_code(standby, code)
+    out, err, res = _Stream(max_output_bytes), _Stream(max_output_bytes), _Stream(protocol.result_capacity(max_output_bytes))
+    streams = {standby.stdout_fd: out, standby.stderr_fd: err, standby.result_fd: res}
+    try:
+        timed_out, ended = _supervise(zygote, standby, streams, timeout_ms / 1000.0)
+    finally:
+        standby.close()
+    return _interpret(out, err, res, timed_out, ended, timeout_ms, memory_mb, max_output_bytes)
 
 
-def _kill_group(pid: int) -> None:
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def _supervise(zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Stream], timeout_s: float):
+    """Read the pipes (capped) until the zygote reports the child's exit, or the deadline.
 
-
-def _supervise(pid: int, streams: Dict[int, _Stream], timeout_s: float) -> Tuple[bool, int]:
-    """Read all pipes (capped) until the child exits and they close, or the deadline passes.
-
-    Returns (timed_out, wait status). The child's process group is killed in every case
-    before the child is reaped, so nothing it started survives; the zombie keeps the group
-    id reserved until then.
+    Returns (timed_out, ChildExit or None). At the deadline the child is killed through its
+    pidfd; the zygote reaps it and reports how it ended.
     """
     deadline = time.monotonic() + timeout_s
     poller = select.poll()
     for fd in streams:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    pidfd = _open_pidfd(pid)
-    if pidfd is not None:
-        poller.register(pidfd, select.POLLIN)
+    control = zygote.control
+    if control is None:
+        raise SandboxUnavailable("the sandbox's zygote is not running")
+    poller.register(control, select.POLLIN)
     open_fds = set(streams)
-    exited: Optional[int] = None
-    timed_out = False
-    try:
-        while open_fds or exited is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = exited is None
-                break
-            # Without a pidfd the child's exit is noticed by polling waitpid every 5 ms.
-            wait_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 5)
-            for fd, _ in poller.poll(max(1, wait_ms)):
-                if fd == pidfd:
-                    poller.unregister(pidfd)
-                    continue
-                chunk = os.read(fd, READ_CHUNK)
-                if chunk:
-                    streams[fd].add(chunk)
-                else:
-                    poller.unregister(fd)
-                    open_fds.discard(fd)
-            if exited is None:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    exited = status
-                    # Whatever is still buffered in the pipes is read next; a pipe a
-                    # stray process keeps open must not hold the parent: kill the group.
-                    _drain(streams, open_fds)
-                    break
-        if exited is None:
-            _kill_group(pid)
-            _, exited = os.waitpid(pid, 0)
+    while standby.pid not in zygote.exits:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            zygote.kill(standby)
+            ended = zygote.exit_of(standby.pid, EXIT_REPORT_TIMEOUT_S)
             _drain(streams, open_fds)
-        else:
-            _kill_group(pid)  # stray members, should a later layer ever fail
-    finally:
-        for fd in streams:
-            os.close(fd)
-        if pidfd is not None:
-            os.close(pidfd)
-    return timed_out, exited
+            return ended is None or _killed_by_us(ended), ended
+        for fd, _ in poller.poll(max(1, remaining * 1000)):
+            if fd == control.fileno():
+                if not zygote.pump(0):
+                    zygote.kill(standby)
+                    raise SandboxUnavailable("the sandbox's zygote exited during an execution")
+                continue
+            chunk = os.read(fd, READ_CHUNK)
+            if chunk:
+                streams[fd].add(chunk)
+            else:
+                poller.unregister(fd)
+                open_fds.discard(fd)
+    # Exited: whatever is still in the pipes is read now (nothing else holds their write ends).
+    _drain(streams, open_fds)
+    return False, zygote.exits.pop(standby.pid)
+
+
+def _killed_by_us(ended: ChildExit) -> bool:
+    return os.WIFSIGNALED(ended.status) and os.WTERMSIG(ended.status) == signal.SIGKILL
 
 
 def _drain(streams: Dict[int, _Stream], open_fds: set) -> None:
@@ -277,15 +153,15 @@ def _drain(streams: Dict[int, _Stream], open_fds: set) -> None:
         open_fds.discard(fd)
 
 
-def _open_pidfd(pid: int) -> Optional[int]:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
 def _interpret(
-    out: _Stream, err: _Stream, res: _Stream, timed_out: bool, status: int, timeout_ms: int, memory_mb: int
+    out: _Stream,
+    err: _Stream,
+    res: _Stream,
+    timed_out: bool,
+    ended: Optional[ChildExit],
+    timeout_ms: int,
+    memory_mb: int,
+    max_output_bytes: int,
 ) -> Execution:
     execution = Execution(
         ok=False,
@@ -294,61 +170,50 @@ def _interpret(
         truncated=out.overflowed or err.overflowed,
         stdout_bytes=out.seen,
         stderr_bytes=err.seen,
+        max_rss_kb=ended.max_rss_kb if ended else 0,
     )
-    signalled = os.WIFSIGNALED(status)
+    status = ended.status if ended else 0
+    signalled = ended is not None and os.WIFSIGNALED(status)
     signal_number = os.WTERMSIG(status) if signalled else 0
     if timed_out or signal_number == signal.SIGXCPU:
         execution.error = _error("Timeout", f"the code did not finish within {timeout_ms} ms and was stopped")
         return execution
-    reported = _parse_result(res)
+    reported = None if res.overflowed else protocol.decode_result(bytes(res.data), max_output_bytes)
     if reported is not None and not signalled:
-        execution.ok = reported["ok"]
-        execution.result = reported["result"]
-        execution.error = reported["error"]
-        execution.truncated = execution.truncated or reported["resultTruncated"]
-        execution.kernel_filter_problem = reported["kernelFilter"]
+        execution.ok = reported.ok
+        execution.result = reported.result
+        execution.error = reported.error
+        execution.truncated = execution.truncated or reported.result_truncated
         return execution
-    if signal_number == signal.SIGKILL:
-        execution.error = _error("MemoryLimit", f"the code was killed, most likely for exceeding the memory limit ({memory_mb} MB)")
+    peak_mb = execution.max_rss_kb / 1024
+    if signalled and signal_number in (signal.SIGKILL, signal.SIGSEGV) and peak_mb >= MEMORY_EVIDENCE_SHARE * memory_mb:
+        execution.error = _error(
+            "MemoryLimit", f"the code was stopped at the sandbox memory limit ({memory_mb} MB; it reached {peak_mb:.0f} MB)"
+        )
+    elif signalled and signal_number == signal.SIGSYS:
+        execution.error = _error(
+            "OperationNotAllowed", "the code made a system call through a foreign interface and was stopped"
+        )
     elif signalled:
-        name = signal.Signals(signal_number).name if signal_number in signal.Signals._value2member_map_ else str(signal_number)
-        execution.error = _error("ProcessCrashed", f"the code's process crashed ({name}); nothing it did persists")
+        name = _signal_name(signal_number)
+        execution.error = _error(
+            "ProcessCrashed",
+            f"the code's process was ended by {name} after using {peak_mb:.0f} MB; nothing it did persists",
+        )
+    elif res.overflowed or res.data:
+        execution.error = _error("ProcessCrashed", "the code's process sent a result the sandbox could not read")
     else:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
         execution.error = _error("ProcessCrashed", f"the code's process ended without a result (exit status {code})")
     return execution
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _error(kind: str, message: str) -> Dict[str, Any]:
     return {"type": kind, "message": message, "traceback": None}
-
-
-def _parse_result(res: _Stream) -> Optional[Dict[str, Any]]:
-    """The child's report, or None when it is missing, oversized or not the expected shape."""
-    if res.overflowed or not res.data:
-        return None
-    try:
-        data = json.loads(bytes(res.data).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-        return None
-    result = data.get("result")
-    error = data.get("error")
-    if result is not None and not isinstance(result, str):
-        return None
-    if error is not None:
-        if not isinstance(error, dict) or not isinstance(error.get("type"), str) or not isinstance(error.get("message"), str):
-            return None
-        trace = error.get("traceback")
-        error = {"type": error["type"], "message": error["message"], "traceback": trace if isinstance(trace, str) else None}
-    if data["ok"] == (error is not None):
-        return None
-    kernel = data.get("kernelFilter")
-    return {
-        "ok": data["ok"],
-        "result": result,
-        "error": error,
-        "resultTruncated": data.get("resultTruncated") is True,
-        "kernelFilter": kernel if isinstance(kernel, str) else None,
-    }

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Tuple
 
+from .modules import INTERNAL_HELPER_MODULES
+
 
 class ModuleNotAllowed(ImportError):
     """An import outside the allow-list (error type `ModuleNotAllowed` in the response)."""
@@ -34,15 +36,6 @@ def module_not_allowed_message(name: str, allowed: Iterable[str]) -> str:
         f"import of '{name}' is not allowed in the sandbox; "
         f"allowed modules: {', '.join(sorted(allowed))}"
     )
-
-
-# Harmless modules that allowed modules import from C at call time (datetime.strftime imports
-# time, strptime imports _strptime...). C code imports through the running frame's
-# __import__, i.e. the restricted one, so they must pass it; all are pre-imported by the warm
-# parent, so the audit hook never sees them load. User code may import them too.
-INTERNAL_HELPER_MODULES = frozenset(
-    {"time", "_strptime", "calendar", "locale", "heapq", "bisect", "operator", "functools", "numbers", "unicodedata", "copy", "copyreg", "_datetime", "_decimal", "_pydecimal", "_json", "_random", "_heapq", "_bisect", "_operator", "_functools", "_string", "binascii", "_sha2", "_sha256", "_sha512", "_md5", "_sha1", "_sha3", "_blake2", "_hashlib", "_uuid", "_statistics", "_collections", "_collections_abc", "_locale", "encodings", "codecs"}
-)
 
 
 def make_restricted_import(original_import: Callable[..., Any], allowed: Iterable[str]) -> Callable[..., Any]:
@@ -229,9 +222,19 @@ def make_allow_list_finder(allowed_modules: Iterable[str]) -> Any:
 
 
 def restricted_builtins(allowed_modules: Iterable[str]) -> Dict[str, Any]:
-    """A copy of the builtins whose __import__ is the restricted one (user code's globals)."""
+    """A copy of the builtins whose __import__ is the restricted one (user code's globals).
+
+    exit() and quit() are added back: the zygote runs without the site module (`python -S`),
+    which is what normally defines them, and model-written scripts often end with exit(0).
+    """
     import builtins
 
     namespace = dict(builtins.__dict__)
     namespace["__import__"] = make_restricted_import(builtins.__import__, allowed_modules)
+    namespace["exit"] = namespace["quit"] = _exit
     return namespace
+
+
+def _exit(code: Any = None) -> None:
+    """exit([code]): stop the code here, like the interactive interpreter's exit()."""
+    raise SystemExit(code)
