@@ -199,18 +199,35 @@ def _format_traceback(exc: BaseException, source_lines: List[str]) -> str:
     """The traceback as CPython prints it, reduced to the user's frames.
 
     Formatted by the interpreter's C printer (sys.__excepthook__), which needs no frame
-    attributes the audit hook refuses and prints notes and exception groups; the user's source
-    lines are added back from the code (the printer cannot open `<sandbox>`).
+    attributes the audit hook refuses; the user's source lines are added back from the code
+    (the printer cannot open `<sandbox>`). From 3.13 that printer leaves out add_note() notes
+    and exception-group members (they moved to the traceback module, which needs frames), so
+    they are added here.
     """
+    text = _printed(exc, source_lines)
+    if sys.version_info >= (3, 13):
+        text = "\n".join([text, *_notes_and_members(exc, source_lines, depth=0)])
+    return text[-MAX_TRACEBACK_CHARS:]
+
+
+def _printed(exc: BaseException, source_lines: List[str]) -> str:
     buffer = io.StringIO()
     saved = sys.stderr
     sys.stderr = buffer
+    # 3.13 first tries traceback._print_exception_bltin, which works only for an exception
+    # without a traceback (it needs frames); keep to the C printer so every entry looks alike.
+    traceback_module = sys.modules.get("traceback")
+    python_printer = getattr(traceback_module, "_print_exception_bltin", None)
     try:
+        if python_printer is not None:
+            traceback_module._print_exception_bltin = None  # type: ignore[union-attr]
         sys.__excepthook__(type(exc), exc, exc.__traceback__)
     except BaseException:
         pass
     finally:
         sys.stderr = saved
+        if python_printer is not None:
+            traceback_module._print_exception_bltin = python_printer  # type: ignore[union-attr]
     out: List[str] = []
     skipping = False
     for line in buffer.getvalue().splitlines():
@@ -233,7 +250,33 @@ def _format_traceback(exc: BaseException, source_lines: List[str]) -> str:
         skipping = False
         if line.strip():
             out.append(line)
-    return "\n".join(out)[-MAX_TRACEBACK_CHARS:]
+    return "\n".join(out)
+
+
+def _notes_and_members(exc: BaseException, source_lines: List[str], depth: int) -> List[str]:
+    """add_note() notes, then an exception group's members (at most 15, 10 levels), as 3.12 shows them."""
+    lines: List[str] = []
+    try:
+        notes = exc.__notes__ if isinstance(getattr(exc, "__notes__", None), list) else []
+        lines += [_safe_text(note) for note in notes]
+        members = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []  # noqa: F821 (3.11+)
+    except BaseException:
+        return lines
+    if not members or depth >= 10:
+        return lines
+    for number, member in enumerate(members[:15], 1):
+        lines.append(f"{'  +-' if number == 1 else '    '}+---------------- {number} ----------------")
+        inner = [_printed(member, source_lines), *_notes_and_members(member, source_lines, depth + 1)]
+        lines += ["    | " + line for line in "\n".join(inner).splitlines()]
+    lines.append("    +------------------------------------")
+    return lines
+
+
+def _safe_text(value: object) -> str:
+    try:
+        return str(value)[:MAX_MESSAGE_CHARS]
+    except BaseException:
+        return "(a note that could not be shown)"
 
 
 def _is_sandbox_frame(entry: str) -> bool:

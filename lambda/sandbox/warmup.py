@@ -109,12 +109,13 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
 
     def error_paths() -> object:
         # Warnings and tracebacks that user code triggers reach these on first use.
+        import encodings.idna  # host names: a network call then reaches its audit event
         import linecache
         import tokenize
         import traceback
         import warnings
 
-        return (linecache, tokenize, traceback, warnings)
+        return (encodings.idna, linecache, tokenize, traceback, warnings)
 
     def calendar_paths() -> object:
         import calendar

@@ -221,6 +221,8 @@ def main(argv: List[str]) -> NoReturn:
     settings = json.loads(argv[2])
     workdir = None
     status = 0
+    # Started with an empty environment; Python's C-locale coercion may have set LC_CTYPE.
+    os.environ.clear()
     try:
         kernel = native.load()
         kernel.set_parent_death_signal(signal.SIGKILL)  # never outlive the handler's process

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what the test suite starts for real: CPython 3.11+ (the
-# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test).
-# As root it installs chromium itself; otherwise it says in one line what to run.
+# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test), strace
+# (the kernel filter's syscall measurement), the aarch64 cross compiler (the native helper's
+# reproducible build) and an unprivileged account to run the sandbox as, the way Lambda does.
+# As root it installs and creates them itself; otherwise it says in one line what to run.
 set -euo pipefail
 
 missing=0
@@ -26,6 +28,28 @@ if ! command -v chromium >/dev/null 2>&1; then
     say "chromium is required for the browser tests: sudo apt-get update && sudo apt-get install -y chromium"
     missing=1
   fi
+fi
+
+apt_packages=()
+command -v strace >/dev/null 2>&1 || apt_packages+=(strace)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || apt_packages+=(gcc-aarch64-linux-gnu)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${apt_packages[*]} for the sandbox tests (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null) ||
+      say "could not install ${apt_packages[*]}: the tests that need them say so and are skipped"
+  else
+    say "optional for the sandbox tests: sudo apt-get install -y ${apt_packages[*]} (their tests are skipped without them)"
+  fi
+fi
+
+# Lambda runs the function as an unprivileged user, so the sandbox tests also run as one.
+sandbox_user=co-intelligence-sandbox
+if [ "$(id -u)" = 0 ]; then
+  id -u "$sandbox_user" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$sandbox_user"
+  # pyenv's Pythons live under /root: let the account reach them (search permission only).
+  if [ -d /root/.pyenv ]; then chmod o+x /root; fi
 fi
 
 exit "$missing"

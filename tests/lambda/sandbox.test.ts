@@ -1,22 +1,30 @@
 /**
- * The sandbox handler against real CPython processes, on every CPython 3.11+ of the machine.
- * Each interpreter gets a few warm handler processes (tests/lambda/harness.py) that run a
- * batch of events in order, the way a warm Lambda environment serves invocations.
+ * The sandbox handler against real CPython processes, on every CPython 3.11+ of the machine,
+ * as root and as an unprivileged user (the way Lambda runs it). Each run gets a few warm
+ * handler processes (tests/lambda/harness.py) that serve a batch of events in order, the way
+ * a warm Lambda environment serves invocations. Every response must also survive the Lambda
+ * runtime's marshalling (responseOf fails otherwise).
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { BatchResult, CANARY, code, runBatch, SandboxResponse } from "./sandbox-harness";
+import {
+  BatchResult,
+  CANARY,
+  code,
+  responseOf,
+  runAsModes,
+  runBatch,
+  SandboxResponse,
+} from "./sandbox-harness";
 import { supportedPythons } from "./pythons";
 
 const PYTHONS = supportedPythons();
+const MODES = runAsModes();
+const RUNS = PYTHONS.flatMap((p) => MODES.map((m) => [p.version, m.label, p.path, m] as const));
 
-function responseOf(result: BatchResult | undefined): SandboxResponse {
-  if (!result?.response) throw new Error(`expected a response, got ${JSON.stringify(result)}`);
-  return result.response;
-}
 function everything(result: BatchResult | undefined): string {
   return JSON.stringify(result?.response ?? result);
 }
@@ -99,6 +107,71 @@ const MODULE_CALLS: Record<string, [string, string]> = {
   textwrap: [
     'import textwrap\nprint(textwrap.wrap("the quick brown fox", 10), textwrap.shorten("hello there world", 12), repr(textwrap.dedent("  a\\n  b")))',
     "['the quick', 'brown fox'] hello [...] 'a\\nb'\n",
+  ],
+};
+
+// Every vetted module (lambda/sandbox/modules.py) with a real call and the start of its output.
+const VETTED_MODULE_CALLS: Record<string, [string, string]> = {
+  ...Object.fromEntries(Object.entries(MODULE_CALLS).map(([name, [src, out]]) => [name, [src, out]])),
+  bisect: [
+    "import bisect\nxs = [1, 3]\nbisect.insort(xs, 2)\nprint(xs, bisect.bisect_left(xs, 3))",
+    "[1, 2, 3] 2\n",
+  ],
+  binascii: [
+    "import binascii\nprint(binascii.hexlify(b'hi').decode(), binascii.crc32(b'hi'))",
+    "6869 3633523372\n",
+  ],
+  calendar: [
+    "import calendar\nprint(calendar.isleap(2024), calendar.monthrange(2024, 2)[1], calendar.day_name[0])",
+    "True 29 Monday\n",
+  ],
+  cmath: ["import cmath\nprint(cmath.sqrt(-4), round(cmath.phase(1j), 4))", "2j 1.5708\n"],
+  colorsys: ["import colorsys\nprint(colorsys.rgb_to_hsv(1.0, 0.0, 0.0))", "(0.0, 1.0, 1.0)\n"],
+  copy: ["import copy\na = [[1]]\nb = copy.deepcopy(a)\nb[0].append(2)\nprint(a, b)", "[[1]] [[1, 2]]\n"],
+  csv: ["import csv\nprint(list(csv.reader(['a,\"b,c\"', '1,2'])))", "[['a', 'b,c'], ['1', '2']]\n"],
+  difflib: [
+    "import difflib\nprint(difflib.get_close_matches('appel', ['apple', 'ape', 'peach']))",
+    "['apple', 'ape']\n",
+  ],
+  functools: [
+    "import functools, operator\nprint(functools.reduce(operator.mul, range(1, 6)), functools.lru_cache()(abs)(-3))",
+    "120 3\n",
+  ],
+  graphlib: [
+    "import graphlib\nprint(list(graphlib.TopologicalSorter({'b': {'a'}, 'c': {'b'}}).static_order()))",
+    "['a', 'b', 'c']\n",
+  ],
+  heapq: [
+    "import heapq\nprint(heapq.nsmallest(2, [5, 1, 4, 2]), list(heapq.merge([1, 4], [2, 3])))",
+    "[1, 2] [1, 2, 3, 4]\n",
+  ],
+  hmac: ["import hmac\nprint(hmac.new(b'key', b'msg', 'sha256').hexdigest()[:16])", "2d93cbc1be167bcb\n"],
+  html: [
+    "import html, html.parser\nprint(html.escape('<a href=\"x\">'), html.unescape('&lt;&eacute;'))",
+    "&lt;a href=&quot;x&quot;&gt; <é\n",
+  ],
+  operator: ["import operator\nprint(operator.itemgetter(1, 0)('ab'), operator.add(2, 3))", "('b', 'a') 5\n"],
+  pprint: ["import pprint\npprint.pprint({'b': 1, 'a': [1, 2]})", "{'a': [1, 2], 'b': 1}\n"],
+  reprlib: ["import reprlib\nprint(reprlib.repr(list(range(100))))", "[0, 1, 2, 3, 4, 5, ...]\n"],
+  secrets: [
+    "import secrets\nprint(len(secrets.token_hex(16)), 0 <= secrets.randbelow(10) < 10)",
+    "32 True\n",
+  ],
+  struct: [
+    "import struct\nprint(struct.unpack('<If', struct.pack('<If', 7, 2.5)), struct.calcsize('<IH'))",
+    "(7, 2.5) 6\n",
+  ],
+  time: [
+    "import time\nstart = time.monotonic()\ntime.sleep(0.01)\nprint(time.monotonic() - start >= 0.01, time.strftime('%Y', time.gmtime(0)))",
+    "True 1970\n",
+  ],
+  unicodedata: [
+    "import unicodedata\nprint(unicodedata.category('A'), unicodedata.normalize('NFKC', '\uFB01'))",
+    "Lu fi\n",
+  ],
+  zlib: [
+    "import zlib\nprint(len(zlib.decompress(zlib.compress(b'x' * 1000))), zlib.crc32(b'x'))",
+    "1000 2363233923\n",
   ],
 };
 
@@ -294,7 +367,7 @@ const ESCAPES: Array<[string, string, string]> = [
   ["input", "breakpoint and input", "breakpoint()\ninput()"],
 ];
 
-describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", (_version, python) => {
+describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs) => {
   describe("contract examples and allowed modules", () => {
     const events = [
       ...SEED_EXAMPLES.map(([, src]) => code(src)),
@@ -302,7 +375,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
     ];
     let results: BatchResult[];
     beforeAll(() => {
-      results = runBatch(python, events);
+      results = runBatch(python, events, { runAs });
     });
 
     it.each(SEED_EXAMPLES.map(([name, , expected], i) => [name, i, expected] as const))(
@@ -338,7 +411,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
       { ...code("print(1)"), __context__: { requestId: "req-123", remainingMs: 60000 } },
     ];
     beforeAll(() => {
-      results = runBatch(python, events);
+      results = runBatch(python, events, { runAs });
     });
 
     it("returns repr() of a trailing expression as result", () => {
@@ -400,7 +473,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
         events.push(code(src.replaceAll("MARKER", marker).replaceAll("PORT", String(port)), 3000));
         events.push(code("import math, json\nprint(len([1, 2]), math.pi, json.dumps([1]))"));
       }
-      results = runBatch(python, events);
+      results = runBatch(python, events, { runAs });
       baseline = results[0]!;
       await new Promise((r) => setTimeout(r, 200)); // let the listener see queued connections
     }, 120000);
@@ -487,7 +560,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
       sane,
     ];
     beforeAll(() => {
-      results = runBatch(python, events, env);
+      results = runBatch(python, events, { env, runAs });
     }, 60000);
 
     it("stops an infinite loop with Timeout within the timeout plus 1 s, keeping earlier output", () => {
@@ -541,7 +614,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
     ];
     let results: BatchResult[];
     beforeAll(() => {
-      results = runBatch(python, [...malformed.map(([, e]) => e), code("print(1)", 999999999)]);
+      results = runBatch(python, [...malformed.map(([, e]) => e), code("print(1)", 999999999)], { runAs });
     });
 
     it.each(malformed.map(([name], i) => [name, i] as const))("answers InvalidRequest for %s", (_name, i) => {
@@ -566,7 +639,10 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
       ["SANDBOX_MEMORY_MB", "lots"],
       ["SANDBOX_ALLOWED_MODULES", "math,os"],
     ])("reports %s=%s as a function error naming the variable, on every call", (name, value) => {
-      const results = runBatch(python, [code("print(1)"), code("print(2)")], { [name]: value });
+      const results = runBatch(python, [code("print(1)"), code("print(2)")], {
+        env: { [name]: value },
+        runAs,
+      });
       for (const r of results) {
         expect(r.functionError?.type).toBe("ConfigError");
         expect(r.functionError?.message).toContain(name);
@@ -577,7 +653,7 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
       const [allowed, refused] = runBatch(
         python,
         [code("import math\nmath.floor(2.5)"), code("import json")],
-        { SANDBOX_ALLOWED_MODULES: "math" },
+        { env: { SANDBOX_ALLOWED_MODULES: "math" }, runAs },
       );
       expect(responseOf(allowed).result).toBe("2");
       expect(responseOf(refused).error).toMatchObject({
@@ -587,238 +663,183 @@ describe.each(PYTHONS.map((p) => [p.version, p.path]))("sandbox on CPython %s", 
     });
   });
 
-  it("environment layer: the child's OS-level environment block (/proc/self/environ) holds no secret", () => {
-    const script = `
-import os, sys
-sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
-from sandbox import runner, seccomp
-seccomp.prepare()
-before = open("/proc/self/environ", "rb").read()
-r, w = os.pipe()
-pid = os.fork()
-if pid == 0:
-    runner.empty_environment()
-    raw = open("/proc/self/environ", "rb").read()
-    os.write(w, b"child:" + raw.replace(b"\\0", b"") + b"|" + repr(dict(os.environ)).encode())
-    os._exit(0)
-os.close(w)
-os.waitpid(pid, 0)
-print((b"parent:" + before.replace(b"\\0", b" ") + b"\\n" + os.read(r, 100000)).decode())
-`;
-    const out = execFileSync(python, ["-c", script], {
-      encoding: "utf8",
-      env: { PATH: process.env.PATH, ...CANARY },
-    });
-    const [parent, child] = out.split("\n");
-    expect(parent).toContain(CANARY.AWS_SECRET_ACCESS_KEY); // it was there to steal
-    expect(child).toBe("child:|{}");
-  });
+  describe("the allow-list gate", () => {
+    it.each(["_imp", "pwd", "grp", "posixpath", "io", "ctypes", "mmap", "zoneinfo", "locale", "math,os"])(
+      "refuses SANDBOX_ALLOWED_MODULES=%s: only vetted modules may be allowed",
+      (modules) => {
+        const [result] = runBatch(python, [code("print(1)")], {
+          env: { SANDBOX_ALLOWED_MODULES: modules },
+          runAs,
+        });
+        expect(result?.functionError?.type).toBe("ConfigError");
+        expect(result?.functionError?.message).toMatch(
+          /SANDBOX_ALLOWED_MODULES may only name vetted modules/,
+        );
+        expect(result?.functionError?.message).toContain(modules.split(",").pop());
+      },
+    );
 
-  it("warm parent layer: the handler's process is not dumpable, so /proc/<pid>/environ is root-only", () => {
-    const script = `
-import sys, io, contextlib, ctypes
-sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
-with contextlib.redirect_stdout(io.StringIO()):
-    import handler
-print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
-`;
-    expect(execFileSync(python, ["-c", script], { encoding: "utf8" }).trim()).toBe("0");
-  });
-
-  it("still runs on the other layers when the kernel refuses the filter, and logs that once", () => {
-    // The refusal is simulated (this kernel accepts the filter); everything else is real.
-    const script = `
-import sys, json
-sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
-from sandbox import seccomp
-seccomp.install_syscall_filter = lambda pid: "PR_SET_SECCOMP failed (errno 22)"
-import handler
-a = handler.handler({"code": "print(25 * 47)"})
-b = handler.handler({"code": "import random\\nrandom._os.system('true')"})
-print(json.dumps([a, b]))
-`;
-    const lines = execFileSync(python, ["-c", script], { encoding: "utf8" }).trim().split("\n");
-    const [a, b] = JSON.parse(lines.pop()!) as SandboxResponse[];
-    expect(a).toMatchObject({ ok: true, stdout: "1175\n" });
-    expect(b!.error?.type).toBe("OperationNotAllowed");
-    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "WARN");
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0].reason).toContain("PR_SET_SECCOMP");
-  });
-
-  it("kernel layer: the seccomp filter alone refuses sockets, processes, exec and file writes", () => {
-    const script = `
-import os, sys, json, socket
-sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
-from sandbox import seccomp
-r, w = os.pipe()
-pid = os.fork()
-if pid == 0:
-    os.close(r)
-    problem = seccomp.install_syscall_filter(os.getpid())
-    out = {"problem": problem}
-    for name, attempt in [
-        ("socket", lambda: socket.socket()),
-        ("fork", lambda: os.fork()),
-        ("exec", lambda: os.execv("/bin/true", ["true"])),
-        ("write", lambda: open(${JSON.stringify(path.join(os.tmpdir(), "seccomp-marker-"))} + str(os.getpid()), "w")),
-        ("kill parent", lambda: os.kill(os.getppid(), 0)),
-    ]:
-        try:
-            attempt()
-            out[name] = "allowed"
-        except OSError as e:
-            out[name] = e.errno
-    out["read"] = len(open("/etc/hostname").read()) >= 0
-    os.write(w, json.dumps(out).encode())
-    os._exit(0)
-os.close(w)
-os.waitpid(pid, 0)
-print(os.read(r, 10000).decode())
-`;
-    const out = JSON.parse(execFileSync(python, ["-c", script], { encoding: "utf8" }));
-    expect(out).toEqual({
-      problem: null,
-      socket: 1,
-      fork: 1,
-      exec: 1,
-      write: 1,
-      "kill parent": 1,
-      read: true,
+    it("runs real functions of every vetted module when all are allowed (each was warmed in the zygote)", () => {
+      const calls = Object.entries(VETTED_MODULE_CALLS);
+      const results = runBatch(
+        python,
+        calls.map(([, [src]]) => code(src)),
+        { env: { SANDBOX_ALLOWED_MODULES: Object.keys(VETTED_MODULE_CALLS).join(",") }, runAs },
+      );
+      calls.forEach(([name, [, expected]], i) => {
+        const response = responseOf(results[i]);
+        expect([
+          name,
+          response.error,
+          response.stdout.startsWith(expected) ? expected : response.stdout,
+        ]).toEqual([name, null, expected]);
+      });
     });
   });
-});
 
-// The kernel's numbers (include/uapi/asm-generic/unistd.h, used by arm64), written out here
-// independently of lambda/sandbox/seccomp.py, which the Lambda relies on for arm64.
-const ASM_GENERIC_UNISTD: Record<string, number> = {
-  __NR_socket: 198,
-  __NR_socketpair: 199,
-  __NR_bind: 200,
-  __NR_listen: 201,
-  __NR_accept: 202,
-  __NR_connect: 203,
-  __NR_accept4: 242,
-  __NR_execve: 221,
-  __NR_execveat: 281,
-  __NR_clone: 220,
-  __NR_clone3: 435,
-  __NR_ptrace: 117,
-  __NR_process_vm_readv: 270,
-  __NR_process_vm_writev: 271,
-  __NR_kcmp: 272,
-  __NR_pidfd_open: 434,
-  __NR_pidfd_getfd: 438,
-  __NR_pidfd_send_signal: 424,
-  __NR_tkill: 130,
-  __NR_kill: 129,
-  __NR_tgkill: 131,
-  __NR_setns: 268,
-  __NR_unshare: 97,
-  __NR_mount: 40,
-  __NR_umount2: 39,
-  __NR_pivot_root: 41,
-  __NR_chroot: 51,
-  __NR_bpf: 280,
-  __NR_perf_event_open: 241,
-  __NR_userfaultfd: 282,
-  __NR_keyctl: 219,
-  __NR_add_key: 217,
-  __NR_request_key: 218,
-  __NR_init_module: 105,
-  __NR_finit_module: 273,
-  __NR_delete_module: 106,
-  __NR_kexec_load: 104,
-  __NR_kexec_file_load: 294,
-  __NR_reboot: 142,
-  __NR_swapon: 224,
-  __NR_swapoff: 225,
-  __NR_io_uring_setup: 425,
-  __NR_io_uring_enter: 426,
-  __NR_io_uring_register: 427,
-  __NR_open_by_handle_at: 265,
-  __NR_name_to_handle_at: 264,
-  __NR_setsid: 157,
-  __NR_setpgid: 154,
-  __NR_personality: 92,
-  __NR_acct: 89,
-  __NR_openat: 56,
-  __NR_openat2: 437,
-  __NR_mkdirat: 34,
-  __NR_unlinkat: 35,
-  __NR_renameat: 38,
-  __NR_renameat2: 276,
-  __NR_linkat: 37,
-  __NR_symlinkat: 36,
-  __NR_fchmod: 52,
-  __NR_fchmodat: 53,
-  __NR_fchownat: 54,
-  __NR_fchown: 55,
-  __NR3264_truncate: 45,
-  __NR3264_ftruncate: 46,
-  __NR_mknodat: 33,
-  __NR_utimensat: 88,
-  __NR_setxattr: 5,
-  __NR_lsetxattr: 6,
-  __NR_fsetxattr: 7,
-  __NR_removexattr: 14,
-  __NR_lremovexattr: 15,
-  __NR_fremovexattr: 16,
-  __NR_fanotify_init: 262,
-  __NR_memfd_create: 279,
-  __NR_move_mount: 429,
-  __NR_open_tree: 428,
-  __NR_fsopen: 430,
-  __NR_fsmount: 432,
-};
+  describe("what users see", () => {
+    const events = [
+      code("e = ValueError('bad value')\ne.add_note('checked the input twice')\nraise e"),
+      code("raise ExceptionGroup('two problems', [ValueError('first'), TypeError('second')])"),
+      code("x = 1\n\f\nprint('\u2028')\ny = 2\nraise KeyError('on line 5')"),
+      code("'\u{1F600}' * 35000"),
+      code("import unicodedata\nprint(unicodedata.name('\u00e9'))"),
+      code("raise ValueError('\\ud800 lone surrogate')"),
+      code("print('\\udcff', '\\ud800')"),
+      code("class Timeout(Exception):\n    pass\nraise Timeout('mine')"),
+      code(`class ${"N".repeat(300)}(Exception):\n    pass\nraise ${"N".repeat(300)}()`),
+      code("print('done')\nexit(0)\nprint('not reached')"),
+    ];
+    let results: BatchResult[];
+    beforeAll(() => {
+      results = runBatch(python, events, { runAs });
+    });
 
-describe("seccomp syscall tables", () => {
-  const tables = JSON.parse(
-    execFileSync(
-      "python3",
-      [
-        "-c",
-        `import sys, json; sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))}); from sandbox import seccomp as s; print(json.dumps({"denied": s.DENIED_SYSCALLS, "open": s.OPEN_SYSCALLS, "self": s.SELF_ONLY_SYSCALLS}))`,
-      ],
-      { encoding: "utf8" },
-    ),
-  ) as {
-    denied: Record<string, Record<string, number>>;
-    open: Record<string, Record<string, [number, number]>>;
-    self: Record<string, Record<string, number>>;
-  };
+    it("shows add_note() notes and exception-group members in tracebacks", () => {
+      expect(responseOf(results[0]).error?.traceback).toContain("checked the input twice");
+      const group = responseOf(results[1]).error!;
+      expect(group.type).toBe("ExceptionGroup");
+      expect(group.traceback).toContain("ValueError: first");
+      expect(group.traceback).toContain("TypeError: second");
+      expect(group.traceback).not.toMatch(/child\.py|policy\.py/);
+    });
 
-  it("uses the kernel's asm-generic/unistd.h numbers for every aarch64 syscall it filters", () => {
-    const arm = {
-      ...tables.denied.aarch64!,
-      ...tables.self.aarch64!,
-      ...Object.fromEntries(Object.entries(tables.open.aarch64!).map(([k, v]) => [k, v[0]])),
-    };
-    for (const [name, nr] of Object.entries(arm)) {
-      const kernel = ASM_GENERIC_UNISTD[`__NR_${name}`] ?? ASM_GENERIC_UNISTD[`__NR3264_${name}`];
-      expect([name, nr]).toEqual([name, kernel]);
+    it("shows the right source line when the code holds form feeds or U+2028", () => {
+      const trace = responseOf(results[2]).error!.traceback!;
+      expect(trace).toContain('File "<sandbox>", line 5');
+      expect(trace).toContain("raise KeyError('on line 5')");
+    });
+
+    it("returns a huge emoji result truncated at the output cap, not as a crash", () => {
+      const response = responseOf(results[3]);
+      expect(response).toMatchObject({ ok: true, truncated: true, error: null });
+      expect(Buffer.byteLength(response.result!)).toBeLessThanOrEqual(65536);
+      expect(response.result!.startsWith("'\u{1F600}\u{1F600}")).toBe(true);
+    });
+
+    it("imports unicodedata, which the allowed modules use", () => {
+      expect(responseOf(results[4])).toMatchObject({ ok: true, stdout: "LATIN SMALL LETTER E WITH ACUTE\n" });
+    });
+
+    it("escapes lone surrogates in messages and output, so the runtime's UTF-8 marshalling survives", () => {
+      expect(responseOf(results[5]).error).toMatchObject({
+        type: "ValueError",
+        message: "\\ud800 lone surrogate",
+      });
+      expect(responseOf(results[6]).stdout).toBe("\\udcff \\ud800\n");
+    });
+
+    it("never lets user code claim an outcome only the sandbox can establish", () => {
+      expect(responseOf(results[7]).error).toMatchObject({ type: "__main__.Timeout", message: "mine" });
+    });
+
+    it("keeps error types short: an absurd class name becomes a plain Exception", () => {
+      expect(responseOf(results[8]).error?.type).toBe("Exception");
+    });
+
+    it("offers exit() as the interactive interpreter does", () => {
+      expect(responseOf(results[9])).toMatchObject({ ok: true, stdout: "done\n", error: null });
+    });
+  });
+
+  describe("telling the truth about kills", () => {
+    const env = { SANDBOX_MEMORY_MB: "128" };
+    let results: BatchResult[];
+    beforeAll(() => {
+      results = runBatch(
+        python,
+        [
+          // A SIGKILL from outside (the operator, the host's OOM killer) to a snippet using little memory.
+          code("import uuid\nprint('started')\nuuid.sys.modules['signal'].raise_signal(9)"),
+          // The same kill after the snippet filled its memory cap.
+          code(
+            "block = bytearray(125 * 1024 * 1024)\nimport uuid\nuuid.sys.modules['signal'].raise_signal(9)",
+          ),
+          code("print(25 * 47)"),
+        ],
+        { env, runAs },
+      );
+    });
+
+    it("calls a kill without memory evidence ProcessCrashed, naming the signal", () => {
+      const response = responseOf(results[0]);
+      expect(response.stdout).toBe("started\n");
+      expect(response.error?.type).toBe("ProcessCrashed");
+      expect(response.error?.message).toContain("SIGKILL");
+    });
+
+    it("calls a kill at the memory cap MemoryLimit", () => {
+      expect(responseOf(results[1]).error).toMatchObject({
+        type: "MemoryLimit",
+        message: expect.stringContaining("128 MB"),
+      });
+      expect(responseOf(results[2])).toMatchObject({ ok: true, stdout: "1175\n" });
+    });
+  });
+
+  it("fails closed: when the kernel refuses the filter, no code runs and every call is a function error naming why", () => {
+    // The refusal is simulated in the zygote (this kernel accepts the filter); everything else is real.
+    const prelude = path.join(
+      os.tmpdir(),
+      `no-filter-prelude-${process.pid}-${_version}-${MODES.indexOf(runAs)}.py`,
+    );
+    fs.writeFileSync(
+      prelude,
+      "import errno\nfrom sandbox import child\ndef refuse(kernel, prepared):\n    raise OSError(errno.EINVAL, 'PR_SET_SECCOMP refused')\nchild.install_kernel_filter = refuse\n",
+    );
+    fs.chmodSync(prelude, 0o644);
+    try {
+      const results = runBatch(python, [code("print('ran')"), code("print('ran')")], { prelude, runAs });
+      for (const r of results) {
+        expect(r.response).toBeUndefined();
+        expect(r.functionError?.type).toBe("SandboxUnavailable");
+        expect(r.functionError?.message).toContain("PR_SET_SECCOMP refused");
+      }
+    } finally {
+      fs.rmSync(prelude, { force: true });
     }
   });
 
-  it("has no x86-only syscall (fork, vfork, open...) in the aarch64 table", () => {
-    for (const name of ["fork", "vfork", "open", "creat", "mkdir", "unlink", "rename"])
-      expect(tables.denied.aarch64![name]).toBeUndefined();
+  it("keeps the credentials' process out of reach: not dumpable, and the zygote's environment is empty", () => {
+    const script = `
+import sys, io, json, contextlib, ctypes
+sys.path.insert(0, ${JSON.stringify(path.join(__dirname, "..", "..", "lambda"))})
+with contextlib.redirect_stdout(io.StringIO()):
+    import handler
+zygote = handler._ZYGOTE.process.pid
+print(json.dumps({"dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "zygoteEnviron": open(f"/proc/{zygote}/environ", "rb").read().decode() if ${process.getuid?.() === 0 && !runAs.setpriv ? "True" : "False"} else None}))
+`;
+    const [command, args] = runAs.setpriv
+      ? ["setpriv", [...runAs.setpriv, python, "-c", script]]
+      : [python, ["-c", script]];
+    const out = JSON.parse(
+      execFileSync(command, args, {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, ...CANARY },
+        cwd: os.tmpdir(),
+      }).trim(),
+    );
+    expect(out.dumpable).toBe(0);
+    if (out.zygoteEnviron !== null) expect(out.zygoteEnviron).toBe("");
   });
-
-  const x86Header = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
-  (fs.existsSync(x86Header) ? it : it.skip)(
-    "matches this machine's x86_64 kernel header for every x86_64 syscall it filters",
-    () => {
-      const header = fs.readFileSync(x86Header, "utf8");
-      const x86 = {
-        ...tables.denied.x86_64!,
-        ...tables.self.x86_64!,
-        ...Object.fromEntries(Object.entries(tables.open.x86_64!).map(([k, v]) => [k, v[0]])),
-      };
-      for (const [name, nr] of Object.entries(x86)) {
-        const match = new RegExp(`#define __NR_${name}\\s+(\\d+)\\b`).exec(header);
-        expect([name, match ? Number(match[1]) : undefined]).toEqual([name, nr]);
-      }
-    },
-  );
 });

@@ -1,0 +1,87 @@
+# Test-only zygote prelude (tests/lambda/harness.py passes it; no production code path loads
+# it): assume-breach. User code gets everything an attacker who broke every in-process layer
+# would have, so the tests show what the operating system alone still holds:
+#   - no audit hook, no allow-list finder, the real builtins (so `import os` works: every
+#     module the zygote loaded is reachable);
+#   - __breach__: arbitrary memory read/write and raw system calls, through ctypes, which is
+#     loaded into the zygote here and so is in every child's memory.
+# Run by the zygote before its main; `sandbox` is importable (its directory is on sys.path).
+import builtins as _builtins
+import ctypes as _ctypes
+import os as _os
+
+from sandbox import child as _child
+
+_libc = _ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = _ctypes.c_long
+_maps = []
+_probe_fd = []
+
+
+class _Breach:
+    """The primitive: read(address, size), write(address, data), syscall(nr, *args) -> (result,
+    errno), cstring(bytes) -> address (kept alive), maps() -> [(start, end, perms, name)]."""
+
+    def __init__(self):
+        self._keep = []
+
+    def read(self, address, size):
+        return _ctypes.string_at(address, size)
+
+    def write(self, address, data):
+        _ctypes.memmove(address, data, len(data))
+
+    def readable(self, address, size):
+        """True when [address, address + size) can be read without faulting: write(2) of it to
+        /dev/null answers EFAULT for unmapped memory instead of crashing."""
+        result, _ = self.syscall(SYS["write"], _probe_fd[0], address, size)
+        return result == size
+
+    def syscall(self, nr, *args):
+        converted = [_ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+        _ctypes.set_errno(0)
+        result = _libc.syscall(_ctypes.c_long(nr), *converted)
+        return result, _ctypes.get_errno()
+
+    def cstring(self, data):
+        buffer = _ctypes.create_string_buffer(data)
+        self._keep.append(buffer)
+        return _ctypes.addressof(buffer)
+
+    def buffer(self, size):
+        buffer = _ctypes.create_string_buffer(size)
+        self._keep.append(buffer)
+        return _ctypes.addressof(buffer)
+
+    def maps(self):
+        return list(_maps)
+
+
+SYS = {
+    "x86_64": {"write": 1},
+    "aarch64": {"write": 64},
+}[_os.uname().machine]
+
+
+def _without_hooks(allowed_modules):
+    namespace = dict(_builtins.__dict__)
+    namespace["__breach__"] = _Breach()
+    return namespace
+
+
+_install_kernel_filter = _child.install_kernel_filter
+
+
+def _record_maps_then_filter(kernel, prepared):
+    _maps.clear()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            _maps.append((start, end, fields[1], fields[5] if len(fields) > 5 else ""))
+    _probe_fd[:] = [_os.open("/dev/null", _os.O_WRONLY)]
+    _install_kernel_filter(kernel, prepared)
+
+
+_child.install_audit_hook = _without_hooks
+_child.install_kernel_filter = _record_maps_then_filter
