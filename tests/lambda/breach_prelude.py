@@ -15,12 +15,15 @@ from sandbox import child as _child
 _libc = _ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = _ctypes.c_long
 _maps = []
-_probe_fd = []
+_maps_fd = []
+_probe_pipe = []
+PROBE_PIPE_BYTES = 1 << 20
 
 
 class _Breach:
     """The primitive: read(address, size), write(address, data), syscall(nr, *args) -> (result,
-    errno), cstring(bytes) -> address (kept alive), maps() -> [(start, end, perms, name)]."""
+    errno), cstring(bytes) -> address (kept alive), maps() -> [(start, end, perms, name)] as
+    they are when first asked, read_safely(address, size) for scanning them."""
 
     def __init__(self):
         self._keep = []
@@ -31,11 +34,12 @@ class _Breach:
     def write(self, address, data):
         _ctypes.memmove(address, data, len(data))
 
-    def readable(self, address, size):
-        """True when [address, address + size) can be read without faulting: write(2) of it to
-        /dev/null answers EFAULT for unmapped memory instead of crashing."""
-        result, _ = self.syscall(SYS["write"], _probe_fd[0], address, size)
-        return result == size
+    def read_safely(self, address, size):
+        """Up to `size` bytes from `address`, through a pipe: write(2) copies the memory into the
+        pipe and answers EFAULT for unmapped memory instead of crashing, as read() would.
+        Returns b"" when the first byte is not readable."""
+        copied, _ = self.syscall(SYS["write"], _probe_pipe[1], address, min(size, PROBE_PIPE_BYTES))
+        return _os.read(_probe_pipe[0], copied) if copied > 0 else b""
 
     def syscall(self, nr, *args):
         converted = [_ctypes.c_long(a) if isinstance(a, int) else a for a in args]
@@ -54,6 +58,19 @@ class _Breach:
         return _ctypes.addressof(buffer)
 
     def maps(self):
+        """The child's mappings now: /proc/self/maps was opened before the filter (no file can be
+        opened after it), and a maps file is generated when it is first read."""
+        if not _maps:
+            text = b""
+            while True:
+                chunk = _os.read(_maps_fd[0], 65536)
+                if not chunk:
+                    break
+                text += chunk
+            for line in text.decode().splitlines():
+                fields = line.split()
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                _maps.append((start, end, fields[1], fields[5] if len(fields) > 5 else ""))
         return list(_maps)
 
 
@@ -73,13 +90,11 @@ _install_kernel_filter = _child.install_kernel_filter
 
 
 def _record_maps_then_filter(kernel, prepared):
-    _maps.clear()
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split()
-            start, end = (int(x, 16) for x in fields[0].split("-"))
-            _maps.append((start, end, fields[1], fields[5] if len(fields) > 5 else ""))
-    _probe_fd[:] = [_os.open("/dev/null", _os.O_WRONLY)]
+    import fcntl
+
+    _maps_fd[:] = [_os.open("/proc/self/maps", _os.O_RDONLY)]
+    _probe_pipe[:] = _os.pipe2(_os.O_NONBLOCK)
+    fcntl.fcntl(_probe_pipe[1], 1031, PROBE_PIPE_BYTES)  # F_SETPIPE_SZ
     _install_kernel_filter(kernel, prepared)
 
 
