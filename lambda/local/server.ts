@@ -1,21 +1,24 @@
 /**
- * The local Lambda runtime: the real AWS Lambda Invoke HTTP API on loopback, backed by a
- * small pool of warm Python workers (lambda/local/worker.py), each of which imports the
- * handler once and serves one invocation at a time, as Lambda execution environments do.
- * The backend and the scripts talk to it with the real @aws-sdk/client-lambda through
- * AWS_ENDPOINT_URL_LAMBDA.
+ * The local Lambda runtime: the real AWS Lambda Invoke HTTP API on loopback, backed by a small
+ * pool of warm Python workers (worker-pool.ts). The backend and the scripts talk to it with the
+ * real @aws-sdk/client-lambda through AWS_ENDPOINT_URL_LAMBDA.
+ *
+ * It runs code for whoever can send it a request, so it answers only what the AWS SDK sends:
+ * a request signed with SigV4 (or carrying a JSON content type, which no web page can send
+ * cross-origin without a preflight this server never grants), addressed to a loopback host
+ * name (no DNS rebinding), without a browser's Origin header. The workers get an explicit
+ * minimal environment: never the caller's keys.
  */
-import { ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import path from "node:path";
-import { Readable, Writable } from "node:stream";
+import { InvokeOutcome, Job, WorkerPool } from "./worker-pool";
 
 export const DEFAULT_FUNCTION_NAME = "co-intelligence-code-executor";
 /** Lambda's synchronous invocation payload limit. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-const WORKER_SCRIPT = path.join(__dirname, "worker.py");
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+/** What the workers inherit from this process: enough to run Python, nothing secret. */
+const INHERITED_VARIABLES = ["PATH", "LANG", "LC_ALL", "TZ"];
 
 export interface LocalSandboxOptions {
   /** TCP port; 0 picks a free one. Default: 0. */
@@ -26,7 +29,7 @@ export interface LocalSandboxOptions {
   workers?: number;
   /** Python interpreter. Default: python3. */
   python?: string;
-  /** SANDBOX_* (or any) variables for the function's environment. */
+  /** The function's environment: SANDBOX_* variables (the only variables the workers get besides PATH and the locale). */
   env?: Record<string, string>;
   /** Function name served (an ARN of it is accepted too). Default: co-intelligence-code-executor. */
   functionName?: string;
@@ -39,217 +42,23 @@ export interface LocalSandboxOptions {
 export interface LocalSandbox {
   url: string;
   port: number;
+  /** The warm workers' process ids (each leads its own process group). */
+  workerPids(): number[];
   close(): Promise<void>;
 }
 
-interface FunctionError {
-  errorType: string;
-  errorMessage: string;
-  stackTrace?: string[];
-}
-type InvokeOutcome = { ok: true; payload: string } | ({ ok: false } & FunctionError);
-
-interface Job {
-  requestId: string;
-  event: unknown;
-  resolve(outcome: InvokeOutcome): void;
-}
-
-/** One warm Python process; replaced when it crashes or is killed. */
-class Worker {
-  readonly process: ChildProcess;
-  readonly ready: Promise<void>;
-  busy: Job | undefined;
-  dead = false;
-  /** Has imported the handler and said so; only then may it be given work. */
-  isReady = false;
-  private buffer = "";
-  private nextId = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly pool: WorkerPool,
-    python: string,
-    env: NodeJS.ProcessEnv,
-  ) {
-    this.process = spawn(python, [WORKER_SCRIPT], { env, stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
-    forwardLines(this.process.stdout!, pool.log);
-    forwardLines(this.process.stderr!, pool.log);
-    const responses = this.process.stdio[4] as Readable;
-    this.ready = new Promise((resolve, reject) => {
-      let started = false;
-      responses.setEncoding("utf8");
-      responses.on("data", (chunk: string) => {
-        this.buffer += chunk;
-        let newline;
-        while ((newline = this.buffer.indexOf("\n")) >= 0) {
-          const line = this.buffer.slice(0, newline);
-          this.buffer = this.buffer.slice(newline + 1);
-          let message: { ready?: boolean } & InvokeOutcome;
-          try {
-            message = JSON.parse(line) as { ready?: boolean } & InvokeOutcome;
-          } catch {
-            // A broken protocol line means a broken worker: replace it (its exit answers the job).
-            pool.log(`sandbox worker ${this.process.pid} wrote an unreadable protocol line; restarting it`);
-            this.process.kill("SIGKILL");
-            return;
-          }
-          if (message.ready) {
-            started = true;
-            this.isReady = true;
-            resolve();
-          } else this.finish(message);
-        }
-      });
-      this.process.on("error", (err) =>
-        reject(
-          new Error(
-            `cannot start the sandbox worker with ${python}: ${err.message}; pass --python /path/to/python3.11+`,
-          ),
-        ),
-      );
-      this.process.on("exit", (code, signal) => {
-        this.dead = true;
-        if (!started)
-          reject(
-            new Error(
-              `the sandbox worker (${python}) exited before it was ready (code ${code}, signal ${signal}); run: ${python} ${WORKER_SCRIPT}`,
-            ),
-          );
-        this.finish({
-          ok: false,
-          errorType: "Runtime.ExitError",
-          errorMessage: `RequestId: ${this.busy?.requestId ?? "-"} Error: Runtime exited with error: ${signal ? `signal: ${signal}` : `exit status ${code}`}`,
-        });
-        pool.replace(this);
-      });
-    });
-  }
-
-  run(job: Job, timeoutMs: number): void {
-    this.busy = job;
-    const request = {
-      id: ++this.nextId,
-      requestId: job.requestId,
-      event: job.event,
-      deadlineMs: Date.now() + timeoutMs,
-      functionName: this.pool.functionName,
-    };
-    (this.process.stdio[3] as Writable).write(JSON.stringify(request) + "\n");
-    // Lambda's own function timeout: the environment is killed and replaced.
-    this.timer = setTimeout(() => {
-      this.finish({
-        ok: false,
-        errorType: "Sandbox.Timedout",
-        errorMessage: `${new Date().toISOString()} ${job.requestId} Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-      });
-      this.process.kill("SIGKILL");
-    }, timeoutMs);
-  }
-
-  private finish(outcome: InvokeOutcome): void {
-    const job = this.busy;
-    if (!job) return;
-    clearTimeout(this.timer);
-    this.busy = undefined;
-    const { ok } = outcome;
-    job.resolve(
-      ok
-        ? { ok, payload: outcome.payload }
-        : {
-            ok,
-            errorType: outcome.errorType,
-            errorMessage: outcome.errorMessage,
-            stackTrace: outcome.stackTrace,
-          },
-    );
-    if (!this.dead) this.pool.next(this);
-  }
-}
-
-function forwardLines(stream: Readable, log: (line: string) => void): void {
-  let pending = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) log(line);
-  });
-  stream.on("end", () => pending && log(pending));
-}
-
-/** The warm workers and the bounded queue in front of them. */
-class WorkerPool {
-  readonly workers: Worker[] = [];
-  private readonly queue: Job[] = [];
-  closed = false;
-
-  constructor(
-    readonly size: number,
-    private readonly python: string,
-    private readonly env: NodeJS.ProcessEnv,
-    readonly functionName: string,
-    readonly maxQueue: number,
-    readonly functionTimeoutMs: number,
-    readonly log: (line: string) => void,
-  ) {}
-
-  start(): Promise<void> {
-    for (let i = 0; i < this.size; i++) this.workers.push(new Worker(this, this.python, this.env));
-    return Promise.all(this.workers.map((w) => w.ready)).then(() => undefined);
-  }
-
-  /** Queue an invocation; false when the queue is full (throttled). */
-  submit(job: Job): boolean {
-    // A replacement still starting is not idle: giving it a job now and another from the
-    // queue once it is ready would lose the first one.
-    const idle = this.workers.find((w) => w.isReady && !w.busy && !w.dead);
-    if (idle) {
-      idle.run(job, this.functionTimeoutMs);
-      return true;
-    }
-    if (this.queue.length >= this.maxQueue) return false;
-    this.queue.push(job);
-    return true;
-  }
-
-  next(worker: Worker): void {
-    if (worker.busy || worker.dead || !worker.isReady) return;
-    const job = this.queue.shift();
-    if (job) worker.run(job, this.functionTimeoutMs);
-  }
-
-  replace(dead: Worker): void {
-    const index = this.workers.indexOf(dead);
-    if (index < 0 || this.closed) return;
-    const fresh = new Worker(this, this.python, this.env);
-    this.workers[index] = fresh;
-    fresh.ready.then(
-      () => this.next(fresh),
-      (err: Error) => this.log(String(err.message)),
-    );
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const job of this.queue.splice(0))
-      job.resolve({
-        ok: false,
-        errorType: "Runtime.Shutdown",
-        errorMessage: "the local sandbox is shutting down",
-      });
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (w.dead || w.process.exitCode !== null) return resolve();
-            w.process.once("exit", () => resolve());
-            w.process.kill("SIGKILL");
-          }),
-      ),
-    );
-  }
+/** The workers' environment: PATH and locale from here, the function's variables, nothing else. */
+export function workerEnvironment(functionEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    INHERITED_VARIABLES.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+  );
+  return {
+    ...inherited,
+    ...functionEnv,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: functionEnv.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "512",
+    PYTHONDONTWRITEBYTECODE: "1",
+    PYTHONUNBUFFERED: "1",
+  };
 }
 
 function functionTimeoutMs(env: Record<string, string>): number {
@@ -270,6 +79,7 @@ export function matchesFunction(requested: string, functionName: string): boolea
 }
 
 function sendError(res: http.ServerResponse, status: number, type: string, message: string): void {
+  if (res.headersSent || res.destroyed) return void res.destroy();
   const body = JSON.stringify({ Type: "User", Message: message, message });
   res.writeHead(status, {
     "Content-Type": "application/json",
@@ -278,6 +88,49 @@ function sendError(res: http.ServerResponse, status: number, type: string, messa
     "Content-Length": Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/** Why a request is not one the AWS SDK would send here, or undefined when it is. */
+export function refusal(req: http.IncomingMessage, boundHost: string): [number, string, string] | undefined {
+  const host = req.headers.host ?? "";
+  const boundHostHeader = boundHost.includes(":") ? `[${boundHost}]` : boundHost;
+  if (!LOOPBACK_HOST.test(host) && host.replace(/:\d+$/, "") !== boundHostHeader)
+    return [
+      403,
+      "AccessDeniedException",
+      `Host ${JSON.stringify(host.slice(0, 100))} is not this local runtime's; address it as 127.0.0.1 or localhost`,
+    ];
+  if (req.headers.origin !== undefined)
+    return [403, "AccessDeniedException", "requests from web pages are refused; use the AWS SDK (AWS_ENDPOINT_URL_LAMBDA)"];
+  const signed = /^AWS4-HMAC-SHA256 /.test(String(req.headers.authorization ?? ""));
+  const json = /^application\/(x-amz-)?json\b/i.test(String(req.headers["content-type"] ?? ""));
+  if (!signed && !json)
+    return [
+      403,
+      "MissingAuthenticationTokenException",
+      "send a SigV4-signed request (the AWS SDK does) or a JSON content type",
+    ];
+  return undefined;
+}
+
+/** The function name and qualifier of an Invoke request, or why the target is not one. */
+function invokeTarget(req: http.IncomingMessage): { name: string; qualifier: string | null } | string {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    return "the request target is not a valid path";
+  }
+  const match = INVOKE_PATH.exec(url.pathname);
+  if (req.method !== "POST" || !match)
+    return `Unknown operation ${req.method} ${url.pathname.slice(0, 200)}; this local runtime serves POST /2015-03-31/functions/{name}/invocations`;
+  try {
+    return { name: decodeURIComponent(match[1]!), qualifier: url.searchParams.get("Qualifier") };
+  } catch {
+    return "the function name in the path is not valid percent-encoding";
+  }
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
@@ -299,16 +152,16 @@ async function handleInvoke(
   pool: WorkerPool,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  requested: string,
-  qualifier: string | null,
+  target: { name: string; qualifier: string | null },
 ): Promise<void> {
   const body = await readBody(req);
-  if (!matchesFunction(requested, pool.functionName) || (qualifier !== null && qualifier !== "$LATEST")) {
+  const { name, qualifier } = target;
+  if (!matchesFunction(name, pool.functionName) || (qualifier !== null && qualifier !== "$LATEST")) {
     return sendError(
       res,
       404,
       "ResourceNotFoundException",
-      `Function not found: arn:aws:lambda:us-east-1:000000000000:function:${requested}${qualifier ? `:${qualifier}` : ""}`,
+      `Function not found: arn:aws:lambda:us-east-1:000000000000:function:${name.slice(0, 200)}${qualifier ? `:${qualifier.slice(0, 100)}` : ""}`,
     );
   }
   if (body === undefined) {
@@ -339,7 +192,7 @@ async function handleInvoke(
       res,
       400,
       "InvalidParameterValueException",
-      `Invalid invocation type ${invocationType}: use RequestResponse, Event or DryRun`,
+      `Invalid invocation type ${invocationType.slice(0, 50)}: use RequestResponse, Event or DryRun`,
     );
   }
   const requestId = randomUUID();
@@ -348,18 +201,21 @@ async function handleInvoke(
     res.writeHead(204, common);
     return void res.end();
   }
-  let accepted = true;
+  let job: Job | undefined;
   const outcome = new Promise<InvokeOutcome>((resolve) => {
-    accepted = pool.submit({ requestId, event, resolve });
+    job = { requestId, event, resolve };
   });
-  if (!accepted) return sendError(res, 429, "TooManyRequestsException", "Rate Exceeded.");
+  if (!pool.submit(job!)) return sendError(res, 429, "TooManyRequestsException", "Rate Exceeded.");
   if (invocationType === "Event") {
     res.writeHead(202, common);
     return void res.end();
   }
+  // A client that goes away (an aborted SDK call) takes its execution with it.
+  res.on("close", () => {
+    if (!res.writableFinished) pool.cancel(job!);
+  });
   const result = await outcome;
-  if (!result.ok && result.errorType === "__throttled__")
-    return sendError(res, 429, "TooManyRequestsException", "Rate Exceeded.");
+  if (res.destroyed) return;
   if (result.ok) {
     res.writeHead(200, {
       ...common,
@@ -389,12 +245,11 @@ export async function startLocalSandbox(opts: LocalSandboxOptions = {}): Promise
   const workers = opts.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64)
     throw new Error(`workers must be an integer from 1 to 64, got ${workers}`);
-  const env = { ...process.env, ...(opts.env ?? {}), PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" };
   const log = opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const pool = new WorkerPool(
     workers,
     opts.python ?? "python3",
-    env,
+    workerEnvironment(opts.env),
     opts.functionName ?? DEFAULT_FUNCTION_NAME,
     opts.maxQueue ?? 16 * workers,
     functionTimeoutMs(opts.env ?? {}),
@@ -407,32 +262,32 @@ export async function startLocalSandbox(opts: LocalSandboxOptions = {}): Promise
     throw err;
   }
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const match = INVOKE_PATH.exec(url.pathname);
-    if (req.method !== "POST" || !match) {
+    const refused = refusal(req, host);
+    const target = refused ? undefined : invokeTarget(req);
+    if (refused || typeof target === "string") {
       req.resume();
-      return sendError(
-        res,
-        404,
-        "UnknownOperationException",
-        `Unknown operation ${req.method} ${url.pathname}; this local runtime serves POST /2015-03-31/functions/{name}/invocations`,
-      );
+      const [status, type, message] = refused ?? [404, "UnknownOperationException", target as string];
+      return sendError(res, status, type, message);
     }
-    handleInvoke(pool, req, res, decodeURIComponent(match[1]!), url.searchParams.get("Qualifier")).catch(
-      (err: Error) => {
-        if (!res.headersSent) sendError(res, 500, "ServiceException", err.message);
-        else res.destroy();
-      },
+    handleInvoke(pool, req, res, target!).catch((err: Error) =>
+      sendError(res, 500, "ServiceException", `the local runtime failed: ${err.message}`),
     );
+  });
+  // A malformed request line or header is answered 400 by Node; a broken socket just closes.
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${urlHost}:${port}`,
     port,
+    workerPids: () => pool.workers.map((w) => w.process.pid).filter((pid): pid is number => pid !== undefined),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -8,6 +8,7 @@ function's log stream. Local only; not part of the deployed package.
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -45,10 +46,23 @@ def _function_error(exc, prefix=""):
     }
 
 
+def _tie_to_runtime():
+    """Die with the local runtime (even a SIGKILLed one): its zygote and children follow."""
+    try:
+        from sandbox import native
+
+        native.load().set_parent_death_signal(signal.SIGKILL)
+    except Exception:
+        pass  # the handler reports a missing helper itself, on every call
+
+
 def main():
+    # Ctrl-C belongs to the local runtime, which stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(REQUEST_FD, "r", encoding="utf-8")
     responses = os.fdopen(RESPONSE_FD, "w", encoding="utf-8")
     sys.path.insert(0, LAMBDA_DIR)
+    _tie_to_runtime()
     init_error = None
     handler = None
     try:
@@ -59,6 +73,8 @@ def main():
     _send(responses, {"ready": True, "pid": os.getpid()})
     for line in requests:
         request = json.loads(line)
+        # Acknowledged: from now on a crash of this worker is this invocation's, not a lost one.
+        _send(responses, {"started": request["id"]})
         reply = {"id": request["id"]}
         if init_error is not None:
             reply.update(ok=False, **init_error)
@@ -66,7 +82,15 @@ def main():
             context = LocalContext(request["requestId"], request["deadlineMs"], request["functionName"])
             try:
                 payload = handler(request["event"], context)
-                reply.update(ok=True, payload=json.dumps(payload))
+                text = json.dumps(payload, ensure_ascii=False)
+                # As AWS Lambda's Python runtime does: a response that is not valid UTF-8 makes
+                # the runtime process exit (Runtime.ExitError), so it does here too.
+                text.encode("utf-8")
+                reply.update(ok=True, payload=text)
+            except UnicodeEncodeError:
+                sys.stderr.write("the response is not valid UTF-8: the Lambda runtime would exit here\n")
+                sys.stderr.flush()
+                os._exit(1)
             except Exception as exc:
                 reply.update(ok=False, **_function_error(exc))
                 sys.stderr.write("".join(reply["stackTrace"]))
@@ -76,4 +100,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (BrokenPipeError, KeyboardInterrupt):
+        os._exit(0)  # the local runtime is gone or stopping: nothing to report

@@ -1,5 +1,6 @@
 /** The README's sandbox commands: `npm run sandbox` and `npm run bench:sandbox` work as shown. */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -46,6 +47,7 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
       });
       const res = await fetch(`${url}/2015-03-31/functions/co-intelligence-code-executor/invocations`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ code: "print(25 * 47)" }),
       });
       expect(await res.json()).toMatchObject({ ok: true, stdout: "1175\n" });
@@ -53,7 +55,53 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
       cli.kill("SIGTERM");
     }
   });
+  it("stops quietly on Ctrl-C (SIGINT): exit 0, no Python traceback, no process left behind", async () => {
+    const cli: ChildProcess = spawn(TSX, ["lambda/local/cli.ts", "--port", "0", "--workers", "2"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    cli.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      cli.stdout!.on("data", (chunk: Buffer) => /local sandbox: http/.test(chunk.toString()) && resolve());
+      cli.on("exit", (code) => reject(new Error(`cli exited with ${code}: ${stderr}`)));
+    });
+    const pythons = () =>
+      execFileSync("sh", ["-c", `pgrep -f "lambda/local/worker.py|sandbox.zygote" || true`], {
+        encoding: "utf8",
+      })
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
+    const tree = pythons().filter((pid) => isDescendant(pid, cli.pid!));
+    expect(tree.length).toBeGreaterThanOrEqual(4); // two workers and their zygotes at least
+    // The terminal sends SIGINT to the whole foreground process group; the CLI is its leader here.
+    cli.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => cli.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/Traceback|KeyboardInterrupt|run:/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      tree.filter(
+        (pid) => fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")),
+      ),
+    ).toEqual([]);
+  }, 30000);
 });
+
+function isDescendant(pid: number, ancestor: number): boolean {
+  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++) {
+    if (current === ancestor) return true;
+    try {
+      const stat = fs.readFileSync(`/proc/${current}/stat`, "utf8");
+      current = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
 
 describe("npm run bench:sandbox (bench/sandbox.ts)", () => {
   it("prints the figures and ratios as JSON with --json", () => {

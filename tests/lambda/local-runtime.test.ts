@@ -1,4 +1,6 @@
 import { execSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
 
@@ -16,7 +18,23 @@ function decode(payload: Uint8Array | undefined): Record<string, unknown> {
   return JSON.parse(Buffer.from(payload ?? []).toString("utf8"));
 }
 function rawPost(path: string, body: string | Buffer, headers: Record<string, string> = {}) {
-  return fetch(`${sandbox.url}${path}`, { method: "POST", body, headers });
+  return fetch(`${sandbox.url}${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+/** One raw HTTP/1.1 exchange, for what fetch refuses to send (bad targets, foreign Host headers). */
+function rawHttp(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    let data = "";
+    socket.on("data", (chunk) => (data += chunk.toString()));
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+    socket.write(request);
+  });
 }
 
 beforeAll(async () => {
@@ -251,4 +269,208 @@ describe("local runtime limits and start-up errors", () => {
       /--python/,
     );
   });
+});
+
+/** Every process below `roots` (by parent pid), read from /proc. */
+function descendants(roots: number[]): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found = new Set<number>(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, parent] of parents)
+      if (found.has(parent) && !found.has(pid)) {
+        found.add(pid);
+        grew = true;
+      }
+  }
+  return [...found].filter((pid) => !roots.includes(pid));
+}
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+function workerPids(): number[] {
+  return execSync(`pgrep -f "lambda/local/worker.py" -P ${process.pid} || true`, { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
+}
+
+describe("local runtime against hostile and careless requests", () => {
+  const invokePath = `/2015-03-31/functions/${FUNCTION}/invocations`;
+  const invocations = () => logs.filter((l) => l.includes('"message":"invocation"')).length;
+
+  it("refuses what any web page can send cross-origin: a text/plain POST without a signature runs nothing", async () => {
+    const before = invocations();
+    const res = await fetch(`${sandbox.url}${invokePath}`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ code: "print('ran')" }),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ message: expect.stringContaining("SigV4") });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(invocations()).toBe(before);
+  });
+
+  it("refuses a request that carries a browser's Origin header", async () => {
+    const res = await rawPost(invokePath, '{"code":"print(1)"}', { origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+  });
+
+  it("refuses a foreign Host name (DNS rebinding to 127.0.0.1)", async () => {
+    const body = '{"code":"print(1)"}';
+    const reply = await rawHttp(
+      sandbox.url,
+      `POST ${invokePath} HTTP/1.1\r\nHost: rebind.evil.example:${sandbox.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 403/);
+  });
+
+  it.each([
+    ["a broken percent-encoding", "/2015-03-31/functions/%ZZ/invocations"],
+    ["the request target //", "//"],
+    ["an absolute-form target with a foreign path", "http://x/other"],
+    ["a path with NUL", "/2015-03-31/functions/a%00b/invocations"],
+  ])("answers %s with a 4xx and keeps serving", async (_name, target) => {
+    const reply = await rawHttp(
+      sandbox.url,
+      `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(decode((await invokeCode("print(6 * 7)")).Payload)).toMatchObject({ stdout: "42\n" });
+  });
+
+  it("answers a garbage request line with 400 and keeps serving", async () => {
+    const reply = await rawHttp(sandbox.url, "\x00\x01 garbage\r\n\r\n");
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect(decode((await invokeCode("print(6 * 7)")).Payload)).toMatchObject({ stdout: "42\n" });
+  });
+
+  (process.getuid?.() === 0 ? it : it.skip)(
+    "starts its workers with PATH, the locale and the function's variables only, never this process's keys",
+    async () => {
+      const planted = {
+        GEMINI_API_KEY: "canary-gemini",
+        API_TOKEN: "canary-token",
+        AWS_SECRET_ACCESS_KEY: "canary-aws",
+      };
+      Object.assign(process.env, planted);
+      const own = await startLocalSandbox({
+        workers: 1,
+        env: { SANDBOX_TIMEOUT_MS: "4000" },
+        log: () => undefined,
+      });
+      try {
+        const newest = own.workerPids()[0]!;
+        const environ = fs.readFileSync(`/proc/${newest}/environ`, "utf8").split("\0").filter(Boolean);
+        const names = environ.map((e) => e.split("=")[0]!).sort();
+        // What a pyenv shim or a shell adds on its way to Python is not from this process.
+        const addedOnTheWay = /^(PWD|SHLVL|_|OLDPWD|PYENV_\w+|_PYENV_\w+)$/;
+        const given = [
+          "PATH",
+          "LANG",
+          "LC_ALL",
+          "TZ",
+          "PYTHONDONTWRITEBYTECODE",
+          "PYTHONUNBUFFERED",
+          "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        ];
+        expect(
+          names.filter((n) => !given.includes(n) && !n.startsWith("SANDBOX_") && !addedOnTheWay.test(n)),
+        ).toEqual([]);
+        expect(environ.join("\n")).not.toMatch(/canary-/);
+      } finally {
+        for (const name of Object.keys(planted)) delete process.env[name];
+        await own.close();
+      }
+    },
+  );
+
+  it("stops a running execution when its client goes away, so the next call does not wait for it", async () => {
+    const single = await startLocalSandbox({
+      workers: 1,
+      env: { SANDBOX_TIMEOUT_MS: "30000" },
+      log: () => undefined,
+    });
+    const client = new LambdaClient({
+      endpoint: single.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      maxAttempts: 1,
+    });
+    try {
+      const abort = new AbortController();
+      const slow = client
+        .send(
+          new InvokeCommand({
+            FunctionName: FUNCTION,
+            Payload: Buffer.from('{"code":"import time\\ntime.sleep(30)"}'),
+          }),
+          { abortSignal: abort.signal },
+        )
+        .catch((err: Error) => err.name);
+      await new Promise((r) => setTimeout(r, 500));
+      const sleeping = [...single.workerPids(), ...descendants(single.workerPids())].filter(alive);
+      abort.abort();
+      expect(await slow).toBe("AbortError");
+      const started = Date.now();
+      const next = await client.send(
+        new InvokeCommand({ FunctionName: FUNCTION, Payload: Buffer.from('{"code":"print(1)"}') }),
+      );
+      expect(decode(next.Payload)).toMatchObject({ ok: true, stdout: "1\n" });
+      expect(Date.now() - started).toBeLessThan(20000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sleeping.length).toBeGreaterThan(0);
+      expect(sleeping.filter(alive)).toEqual([]);
+    } finally {
+      client.destroy();
+      await single.close();
+    }
+  }, 40000);
+
+  it("leaves no process behind when it stops, not even a child sleeping for an hour", async () => {
+    const own = await startLocalSandbox({
+      workers: 2,
+      env: { SANDBOX_TIMEOUT_MS: "900000" },
+      log: () => undefined,
+    });
+    const client = new LambdaClient({
+      endpoint: own.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      maxAttempts: 1,
+    });
+    const before = new Set(own.workerPids());
+    void client
+      .send(
+        new InvokeCommand({
+          FunctionName: FUNCTION,
+          Payload: Buffer.from('{"code":"import time\\ntime.sleep(3600)"}'),
+        }),
+      )
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 800));
+    const tree = [...before, ...descendants([...before])];
+    expect(tree.length).toBeGreaterThanOrEqual(6); // 2 workers, 2 zygotes, standbys and the sleeper
+    await own.close();
+    client.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tree.filter(alive)).toEqual([]);
+  }, 30000);
 });
