@@ -50,7 +50,10 @@ export interface LocalSandbox {
 /** The workers' environment: PATH and locale from here, the function's variables, nothing else. */
 export function workerEnvironment(functionEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
-    INHERITED_VARIABLES.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+    INHERITED_VARIABLES.filter((name) => process.env[name] !== undefined).map((name) => [
+      name,
+      process.env[name],
+    ]),
   );
   return {
     ...inherited,
@@ -103,7 +106,11 @@ export function refusal(req: http.IncomingMessage, boundHost: string): [number, 
       `Host ${JSON.stringify(host.slice(0, 100))} is not this local runtime's; address it as 127.0.0.1 or localhost`,
     ];
   if (req.headers.origin !== undefined)
-    return [403, "AccessDeniedException", "requests from web pages are refused; use the AWS SDK (AWS_ENDPOINT_URL_LAMBDA)"];
+    return [
+      403,
+      "AccessDeniedException",
+      "requests from web pages are refused; use the AWS SDK (AWS_ENDPOINT_URL_LAMBDA)",
+    ];
   const signed = /^AWS4-HMAC-SHA256 /.test(String(req.headers.authorization ?? ""));
   const json = /^application\/(x-amz-)?json\b/i.test(String(req.headers["content-type"] ?? ""));
   if (!signed && !json)
@@ -275,7 +282,8 @@ export async function startLocalSandbox(opts: LocalSandboxOptions = {}): Promise
   });
   // A malformed request line or header is answered 400 by Node; a broken socket just closes.
   server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
@@ -287,7 +295,8 @@ export async function startLocalSandbox(opts: LocalSandboxOptions = {}): Promise
   return {
     url: `http://${urlHost}:${port}`,
     port,
-    workerPids: () => pool.workers.map((w) => w.process.pid).filter((pid): pid is number => pid !== undefined),
+    workerPids: () =>
+      pool.workers.map((w) => w.process.pid).filter((pid): pid is number => pid !== undefined),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -303,13 +303,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-function workerPids(): number[] {
-  return execSync(`pgrep -f "lambda/local/worker.py" -P ${process.pid} || true`, { encoding: "utf8" })
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map(Number);
-}
 
 describe("local runtime against hostile and careless requests", () => {
   const invokePath = `/2015-03-31/functions/${FUNCTION}/invocations`;
