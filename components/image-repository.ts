@@ -12,6 +12,11 @@ export interface ImageRepositoryArgs {
   keepImages?: number;
   /** Days after which untagged images (failed pushes) are expired. Default: 7. */
   untaggedDays?: number;
+  /**
+   * Tags of images the lifecycle policy must never expire: the one the Deployment runs and
+   * its undo target. Default: none.
+   */
+  protectedTags?: pulumi.Input<string[]>;
   /** KMS key ARN for encryption at rest. Default: unset, AES-256 with ECR's own key. */
   kmsKeyArn?: pulumi.Input<string>;
 }
@@ -60,7 +65,9 @@ export class ImageRepository extends pulumi.ComponentResource {
       `${name}-lifecycle`,
       {
         repository: repository.name,
-        policy: pulumi.jsonStringify(lifecyclePolicy(keepImages, untaggedDays)),
+        policy: pulumi
+          .output(args.protectedTags ?? [])
+          .apply((tags) => JSON.stringify(lifecyclePolicy(keepImages, untaggedDays, tags))),
       },
       { parent: this },
     );
@@ -76,12 +83,40 @@ export class ImageRepository extends pulumi.ComponentResource {
   }
 }
 
-/** Expire untagged images after a few days; keep only the newest `keepImages` images. */
-export function lifecyclePolicy(keepImages: number, untaggedDays: number): object {
+/**
+ * Never expire the protected images; expire untagged images after a few days; keep only the
+ * newest `keepImages` images. The protection works by ECR's precedence rule: an image that
+ * matches the tag selection of a rule cannot be expired by a rule of lower priority. Rule 1
+ * selects exactly the protected tags (tags are immutable, so exactly those images) and only
+ * expires beyond as many images as it selects: never.
+ */
+export function lifecyclePolicy(
+  keepImages: number,
+  untaggedDays: number,
+  protectedTags: string[] = [],
+): object {
+  const tags = [...new Set(protectedTags)];
+  const protect =
+    tags.length === 0
+      ? []
+      : [
+          {
+            rulePriority: 1,
+            description: "Never expire the running image and its undo target",
+            selection: {
+              tagStatus: "tagged",
+              tagPatternList: tags,
+              countType: "imageCountMoreThan",
+              countNumber: tags.length,
+            },
+            action: { type: "expire" },
+          },
+        ];
   return {
     rules: [
+      ...protect,
       {
-        rulePriority: 1,
+        rulePriority: 2,
         description: `Expire untagged images after ${untaggedDays} days`,
         selection: {
           tagStatus: "untagged",
@@ -92,7 +127,7 @@ export function lifecyclePolicy(keepImages: number, untaggedDays: number): objec
         action: { type: "expire" },
       },
       {
-        rulePriority: 2,
+        rulePriority: 3,
         description: `Keep the last ${keepImages} images`,
         selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
         action: { type: "expire" },
