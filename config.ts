@@ -242,7 +242,7 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
   // A reservation is also a ceiling: without one, one busy client can take the account's whole
   // Lambda concurrency. `none` is the explicit way out for accounts that cannot reserve any
   // (new accounts with a concurrency limit of 10).
-  let reservedConcurrency: number | undefined = DEFAULT_RESERVED_CONCURRENCY;
+  let reservedConcurrency: number | undefined;
   if (r.raw(`${NS}:reservedConcurrency`) === "none") reservedConcurrency = undefined;
   else {
     reservedConcurrency = r.integer("reservedConcurrency", DEFAULT_RESERVED_CONCURRENCY, 0, 1000);
