@@ -210,17 +210,15 @@ export class BackendService extends pulumi.ComponentResource {
       `${name}-network-policy`,
       {
         metadata: { name: DEPLOYMENT_NAME, namespace, labels },
-        spec: pulumi
-          .output(allowFromCidrs)
-          .apply((cidrs) =>
-            backendNetworkPolicySpec({
-              labels,
-              port,
-              accessMode,
-              allowFromNamespaces,
-              allowFromCidrs: cidrs,
-            }),
-          ),
+        spec: pulumi.output(allowFromCidrs).apply((cidrs) =>
+          backendNetworkPolicySpec({
+            labels,
+            port,
+            accessMode,
+            allowFromNamespaces,
+            allowFromCidrs: cidrs,
+          }),
+        ),
       },
       k8sOpts,
     );
