@@ -187,6 +187,8 @@ const STACK_OUTPUTS = {
   invokeRoleName: "invokeRoleName",
   namespace: "namespace",
   deploymentName: "deploymentName",
+  // `https://<ingressHost>` when the stack has an Ingress.
+  url: "url",
 } as const;
 
 const FLAG_OF = {
@@ -251,11 +253,12 @@ export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Target
     if (problem) throw new UsageError(`${FLAG_OF[key]} (from ${from}) ${problem}`, opts.command);
     return value;
   };
-  const url = pick("url");
-  if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
+  const urlSource = source("url");
+  const url = urlSource?.[0];
+  if (url !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) {
     throw new UsageError(
       `--url must be an http(s) URL like http://localhost:8080, got ${JSON.stringify(url)}` +
-        (flags.values.url === undefined ? " from BACKEND_URL" : ""),
+        (urlSource![1] === "--url" ? "" : ` from ${urlSource![1]}`),
       opts.command,
     );
   }
