@@ -85,10 +85,11 @@ export class ImageRepository extends pulumi.ComponentResource {
 
 /**
  * Never expire the protected images; expire untagged images after a few days; keep only the
- * newest `keepImages` images. The protection works by ECR's precedence rule: an image that
- * matches the tag selection of a rule cannot be expired by a rule of lower priority. Rule 1
- * selects exactly the protected tags (tags are immutable, so exactly those images) and only
- * expires beyond as many images as it selects: never.
+ * newest `keepImages` images. The protection works by ECR's documented evaluation rules: "an
+ * image that matches the tagging requirements of a rule cannot be expired by a rule with a
+ * lower priority", and a rule with several tags selects only images carrying all of them. So
+ * each protected tag gets a rule of its own (tags are immutable: it selects exactly that
+ * image) that expires only beyond one image: never.
  */
 export function lifecyclePolicy(
   keepImages: number,
@@ -96,27 +97,21 @@ export function lifecyclePolicy(
   protectedTags: string[] = [],
 ): object {
   const tags = [...new Set(protectedTags)];
-  const protect =
-    tags.length === 0
-      ? []
-      : [
-          {
-            rulePriority: 1,
-            description: "Never expire the running image and its undo target",
-            selection: {
-              tagStatus: "tagged",
-              tagPatternList: tags,
-              countType: "imageCountMoreThan",
-              countNumber: tags.length,
-            },
-            action: { type: "expire" },
-          },
-        ];
   return {
     rules: [
-      ...protect,
+      ...tags.map((tag, index) => ({
+        rulePriority: index + 1,
+        description: `Never expire ${tag} (${index === 0 ? "the running image" : "the undo target"})`,
+        selection: {
+          tagStatus: "tagged",
+          tagPatternList: [tag],
+          countType: "imageCountMoreThan",
+          countNumber: 1,
+        },
+        action: { type: "expire" },
+      })),
       {
-        rulePriority: 2,
+        rulePriority: 10,
         description: `Expire untagged images after ${untaggedDays} days`,
         selection: {
           tagStatus: "untagged",
@@ -127,7 +122,7 @@ export function lifecyclePolicy(
         action: { type: "expire" },
       },
       {
-        rulePriority: 3,
+        rulePriority: 20,
         description: `Keep the last ${keepImages} images`,
         selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
         action: { type: "expire" },

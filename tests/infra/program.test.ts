@@ -245,10 +245,16 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
   it("keeps the running image and its undo target out of the lifecycle policy's reach", () => {
     const policy = JSON.parse(oneOf(resources, "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy);
-    expect(policy.rules[0]).toMatchObject({
-      rulePriority: 1,
-      selection: { tagStatus: "tagged", tagPatternList: ["1a2b3c4d5e6f", "0f0e0d0c0b0a"] },
-    });
+    expect(policy.rules.slice(0, 2)).toMatchObject([
+      {
+        rulePriority: 1,
+        selection: { tagStatus: "tagged", tagPatternList: ["1a2b3c4d5e6f"], countNumber: 1 },
+      },
+      {
+        rulePriority: 2,
+        selection: { tagStatus: "tagged", tagPatternList: ["0f0e0d0c0b0a"], countNumber: 1 },
+      },
+    ]);
   });
 
   it("isolates the backend's pods: a NetworkPolicy, no API token, zone spreading", () => {
