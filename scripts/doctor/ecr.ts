@@ -98,7 +98,12 @@ export function deploymentOf(ctx: DoctorContext): Promise<KubeLookup> {
 /** `<uri>@sha256:...` or `<uri>:tag` -> the image id within `<uri>`, else undefined. */
 export function imageInRepository(image: string, repositoryUri: string): ImageIdentifier | undefined {
   if (image.startsWith(`${repositoryUri}@`)) return { imageDigest: image.slice(repositoryUri.length + 1) };
-  if (image.startsWith(`${repositoryUri}:`)) return { imageTag: image.slice(repositoryUri.length + 1) };
+  if (image.startsWith(`${repositoryUri}:`)) {
+    // `<uri>:<tag>@sha256:...` (what rollout records): the digest is what runs.
+    const rest = image.slice(repositoryUri.length + 1);
+    const at = rest.indexOf("@");
+    return at === -1 ? { imageTag: rest } : { imageDigest: rest.slice(at + 1) };
+  }
   if (image === repositoryUri) return { imageTag: "latest" };
   return undefined;
 }

@@ -202,6 +202,8 @@ describe("images of the repository (ecr-image, deployment-image)", () => {
   it("reads a digest or a tag, and refuses another repository with the same prefix", () => {
     expect(imageInRepository(`${URI}@sha256:abc`, URI)).toEqual({ imageDigest: "sha256:abc" });
     expect(imageInRepository(`${URI}:3f2c1ab`, URI)).toEqual({ imageTag: "3f2c1ab" });
+    // What rollout records: tag and digest; the digest is what runs.
+    expect(imageInRepository(`${URI}:3f2c1ab@sha256:abc`, URI)).toEqual({ imageDigest: "sha256:abc" });
     expect(imageInRepository(`${URI}-old:3f2c1ab`, URI)).toBeUndefined();
     expect(imageInRepository("docker.io/library/backend:latest", URI)).toBeUndefined();
   });

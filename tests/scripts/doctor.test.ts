@@ -482,6 +482,13 @@ describe("npm run doctor", () => {
     );
   });
 
+  it("reads the image as rollout records it (tag and digest) in ecr-image and deployment-image", async () => {
+    const [uri, digest] = deployment.image.split("@");
+    const run = await doctor(FULL(), { env: { STUB_IMAGE: `${uri}:3f2c1ab@${digest}` } });
+    expectOnly(run, undefined);
+    expect(run.check("ecr-image").detail).toContain(`${uri}:3f2c1ab@${digest}: no critical findings`);
+  });
+
   it("says no cluster is configured (not 'no deployment') when kubectl has no context and would ask localhost:8080", async () => {
     const run = await doctor(FULL(), { scenario: "no-kubeconfig" });
     expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
