@@ -299,6 +299,9 @@ export function readStackOutputs(stack: string, env: NodeJS.ProcessEnv = process
   const result = spawnSync(pulumi, ["stack", "output", "--json", "--stack", stack], {
     encoding: "utf8",
     env,
+    // A hung backend login (or a network stall) must not hang the command.
+    timeout: 120_000,
+    killSignal: "SIGKILL",
   });
   if (result.error) throw new CliError(`could not run ${pulumi}: ${result.error.message}`);
   if (result.status !== 0) {
