@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what the test suite starts for real: CPython 3.11+ (the
-# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test).
-# - moto_server: used from PATH, else from the project-local .venv; when neither has it, it
-#   is installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'),
-#   since Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
-#   That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
-# - chromium: as root it installs Debian's package itself; otherwise it says what to run.
+# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test), strace
+# (the kernel filter's syscall measurement), the aarch64 cross compiler (the native helper's
+# reproducible build) and an unprivileged account to run the sandbox as, the way Lambda does.
+# As root it installs and creates them itself; otherwise it says in one line what to run.
+# moto_server is used from PATH, else from the project-local .venv; when neither has it, it is
+# installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'), since
+# Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
+# That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
 set -euo pipefail
 
 missing=0
@@ -44,6 +46,28 @@ if ! command -v chromium >/dev/null 2>&1; then
     say "chromium is required for the browser tests: sudo apt-get update && sudo apt-get install -y chromium"
     missing=1
   fi
+fi
+
+apt_packages=()
+command -v strace >/dev/null 2>&1 || apt_packages+=(strace)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || apt_packages+=(gcc-aarch64-linux-gnu)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${apt_packages[*]} for the sandbox tests (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null) ||
+      say "could not install ${apt_packages[*]}: the tests that need them say so and are skipped"
+  else
+    say "optional for the sandbox tests: sudo apt-get install -y ${apt_packages[*]} (their tests are skipped without them)"
+  fi
+fi
+
+# Lambda runs the function as an unprivileged user, so the sandbox tests also run as one.
+sandbox_user=co-intelligence-sandbox
+if [ "$(id -u)" = 0 ]; then
+  id -u "$sandbox_user" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$sandbox_user"
+  # pyenv's Pythons live under /root: let the account reach them (search permission only).
+  if [ -d /root/.pyenv ]; then chmod o+x /root; fi
 fi
 
 exit "$missing"

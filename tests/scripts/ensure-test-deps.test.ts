@@ -34,6 +34,11 @@ function project(opts: { motoOnPath?: boolean } = {}) {
   const tool = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
   tool("python3", FAKE_PYTHON);
   tool("chromium", "#!/bin/sh\nexit 0\n");
+  // Not root, and the other tools present: the script's root-only set-up (apt-get, the
+  // sandbox's unprivileged account) stays out of this test.
+  tool("id", "#!/bin/sh\necho 1000\n");
+  tool("strace", "#!/bin/sh\nexit 0\n");
+  tool("aarch64-linux-gnu-gcc", "#!/bin/sh\nexit 0\n");
   if (opts.motoOnPath) tool("moto_server", "#!/bin/sh\nexit 0\n");
   return {
     dir: scratch.dir,
