@@ -4,23 +4,22 @@
 # (the kernel filter's syscall measurement), the aarch64 cross compiler (the native helper's
 # reproducible build) and an unprivileged account to run the sandbox as, the way Lambda does.
 # As root it installs and creates them itself; otherwise it says in one line what to run.
-# moto_server is used from PATH, else from the project-local .venv; when neither has it, it is
-# installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'), since
-# Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
-# That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
 set -euo pipefail
 
 missing=0
 say() { printf 'ensure-test-deps: %s\n' "$*" >&2; }
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-venv="$root/.venv"
-moto_fix="python3 -m venv .venv && .venv/bin/pip install 'moto[server]'  (or: pipx install 'moto[server]')"
 
 if ! python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
   say "python3 3.11 or later is required for the sandbox tests: apt-get install python3"
   missing=1
 fi
 
+# moto_server is used from PATH, else from the project-local .venv; when neither has it, it is
+# installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'), since
+# Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
+# That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
+venv="$(cd "$(dirname "$0")/../.." && pwd)/.venv"
+moto_fix="python3 -m venv .venv && .venv/bin/pip install 'moto[server]'  (or: pipx install 'moto[server]')"
 if ! command -v moto_server >/dev/null 2>&1 && [ ! -x "$venv/bin/moto_server" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian's python3-venv to create .venv (apt-get)..."
