@@ -65,8 +65,11 @@ export interface StackConfig {
     sandboxTimeoutMs: number;
     maxOutputBytes: number;
     sandboxMemoryMb: number;
+    /** Undefined only when the stack says `none` explicitly. */
     reservedConcurrency?: number;
     logRetentionDays: number;
+    /** Which VPC flow log records are kept: rejected packets, or every flow. */
+    flowLogTraffic: "REJECT" | "ALL";
     /** Existing network instead of the isolated VPC. */
     subnetIds?: string[];
     securityGroupIds?: string[];
@@ -90,16 +93,54 @@ export interface StackConfig {
     kubeconfig?: pulumi.Output<string>;
     namespace: string;
     serviceAccountName: string;
+    /** The running image, `<repository>:<tag>@sha256:<digest>`, recorded by `npm run rollout`. */
     image?: string;
+    /** The image before the last rollout: the undo target (`npm run rollout -- --undo`). */
+    previousImage?: string;
     geminiModel: string;
     geminiApiKey: pulumi.Output<string>;
     apiToken?: pulumi.Output<string>;
+    /** The stack refuses to run without `apiToken` (prod). */
+    requireApiToken: boolean;
     codeExecutionEnabled: boolean;
     minReplicas: number;
     maxReplicas: number;
     targetCpuPercent: number;
+    /** The way in from outside the cluster, if any. */
+    ingress?: IngressConfig;
+    /** Namespaces whose pods may reach the backend's HTTP port (NetworkPolicy). */
+    allowFromNamespaces: string[];
+    /** Address blocks that may reach the backend's HTTP port (NetworkPolicy). */
+    allowFromCidrs: string[];
   };
 }
+
+export const INGRESS_SCHEMES = ["internal", "internet-facing"] as const;
+
+/** An Ingress for the AWS Load Balancer Controller (an ALB), TLS with an ACM certificate. */
+export interface IngressConfig {
+  scheme: (typeof INGRESS_SCHEMES)[number];
+  host: string;
+  certificateArn: string;
+  /** Who may connect to the load balancer; empty means the controller's default (anyone). */
+  inboundCidrs: string[];
+}
+
+/**
+ * Keys that hold secrets: a value for one of them in a stack file in plain text (not
+ * `secure:`) is refused, because the file is committed and the value would be in git.
+ */
+export const SECRET_KEYS = ["geminiApiKey", "apiToken", "kubeconfig"] as const;
+
+/** Namespaces the backend must not share: they hold the cluster's own workloads and carry no pod-security labels. */
+const SHARED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** Reserved concurrency when the stack says nothing: a ceiling one client cannot lift. */
+export const DEFAULT_RESERVED_CONCURRENCY = 20;
+
+/** `<registry>/<name>:<tag>@sha256:<digest>`: what `npm run rollout` records (and the lifecycle policy protects by tag). */
+export const IMAGE_REFERENCE =
+  /^(?<repository>[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+):(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@(?<digest>sha256:[0-9a-f]{64})$/;
 
 /** Where values come from: Pulumi config in a program, a plain map in tests. */
 export interface ConfigSource {
@@ -109,6 +150,8 @@ export interface ConfigSource {
   get(key: string): string | undefined;
   /** A secret value by full key. */
   getSecret(key: string): pulumi.Output<string> | undefined;
+  /** Whether the stack holds the key encrypted (`secure:` in the stack file). */
+  isSecret(key: string): boolean;
 }
 
 /**
@@ -144,7 +187,14 @@ export function pulumiConfigSource(): ConfigSource {
       const [config, name] = split(key);
       return config.getSecret(name);
     },
+    // The engine hands the program the list of keys it decrypted (PULUMI_CONFIG_SECRET_KEYS).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    isSecret: (key) => (require("@pulumi/pulumi/runtime/config") as RuntimeConfig).isConfigSecret(key),
   };
+}
+
+interface RuntimeConfig {
+  isConfigSecret(key: string): boolean;
 }
 
 /** Parse and validate every key; throws one ConfigError listing every problem found. */
@@ -162,40 +212,53 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
     );
   }
 
-  const memoryMb = r.integer("functionMemoryMb", 512, 128, 10240);
-  const sandboxTimeoutMs = r.integer("sandboxTimeoutMs", 30000, 1, 900_000);
+  // Limits are bounded by what the product needs, not by the platform's maximums: a chat tool
+  // that runs for 15 minutes or prints 6 MB is a runaway, and the bounds keep one stack
+  // setting from turning the sandbox into a general compute service.
+  const memoryMb = r.integer("functionMemoryMb", 512, 512, 3008);
+  const sandboxTimeoutMs = r.integer("sandboxTimeoutMs", 30000, 1000, 120_000);
   // The function must outlive the sandbox's own limit so a Timeout is answered, not killed.
   const minTimeoutSeconds = Math.ceil(sandboxTimeoutMs / 1000) + 1;
   const timeoutSeconds = r.integer(
     "functionTimeoutSeconds",
     Math.min(900, Math.ceil(sandboxTimeoutMs / 1000) + 5),
     1,
-    900,
+    Math.ceil(sandboxTimeoutMs / 1000) + 60,
   );
-  if (minTimeoutSeconds > 900) {
-    problems.push(
-      `${NS}:sandboxTimeoutMs must leave the function (at most 900 s) time to answer: at most 899000; ` +
-        `set it with: pulumi config set ${NS}:sandboxTimeoutMs 30000`,
-    );
-  } else if (timeoutSeconds < minTimeoutSeconds) {
+  if (timeoutSeconds < minTimeoutSeconds) {
     problems.push(
       `${NS}:functionTimeoutSeconds must be more than the sandbox limit (${sandboxTimeoutMs} ms), ` +
         `at least ${minTimeoutSeconds}; set it with: pulumi config set ${NS}:functionTimeoutSeconds ${minTimeoutSeconds + 4}`,
     );
   }
   const defaultSandboxMemory = Math.max(64, memoryMb - SANDBOX_PARENT_RESERVE_MB);
-  const sandboxMemoryMb = r.integer("sandboxMemoryMb", defaultSandboxMemory, 1, 10240);
+  const sandboxMemoryMb = r.integer("sandboxMemoryMb", defaultSandboxMemory, 64, 3008);
   if (sandboxMemoryMb >= memoryMb) {
     problems.push(
       `${NS}:sandboxMemoryMb must be below ${NS}:functionMemoryMb (${memoryMb}): the warm parent ` +
         `needs room too; set it with: pulumi config set ${NS}:sandboxMemoryMb ${defaultSandboxMemory}`,
     );
   }
-  const reservedConcurrency = r.optionalInteger("reservedConcurrency", 0, 10000);
-  if (reservedConcurrency === 0) {
+  // A reservation is also a ceiling: without one, one busy client can take the account's whole
+  // Lambda concurrency. `none` is the explicit way out for accounts that cannot reserve any
+  // (new accounts with a concurrency limit of 10).
+  let reservedConcurrency: number | undefined;
+  if (r.raw(`${NS}:reservedConcurrency`) === "none") reservedConcurrency = undefined;
+  else {
+    reservedConcurrency = r.integer("reservedConcurrency", DEFAULT_RESERVED_CONCURRENCY, 0, 1000);
+    if (reservedConcurrency === 0) {
+      problems.push(
+        `${NS}:reservedConcurrency 0 would disable the function (every invoke is throttled); ` +
+          `set a positive number (pulumi config set ${NS}:reservedConcurrency ${DEFAULT_RESERVED_CONCURRENCY}), ` +
+          `or none to reserve nothing`,
+      );
+    }
+  }
+  const flowLogTraffic = r.string("flowLogTraffic", "REJECT");
+  if (flowLogTraffic !== "REJECT" && flowLogTraffic !== "ALL") {
     problems.push(
-      `${NS}:reservedConcurrency 0 would disable the function (every invoke is throttled); ` +
-        `leave it unset (pulumi config rm ${NS}:reservedConcurrency) or set a positive number`,
+      `${NS}:flowLogTraffic must be REJECT or ALL, got ${JSON.stringify(flowLogTraffic)}; ` +
+        `set it with: pulumi config set ${NS}:flowLogTraffic REJECT`,
     );
   }
 
@@ -252,6 +315,16 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
     );
   }
 
+  for (const key of SECRET_KEYS) {
+    const fullKey = `${NS}:${key}`;
+    if (source.get(fullKey) !== undefined && !source.isSecret(fullKey)) {
+      problems.push(
+        `${fullKey} is stored in plain text in the stack file (anyone with the repository can read it); ` +
+          `remove it and set it encrypted: pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>`,
+      );
+    }
+  }
+
   const geminiApiKey = source.getSecret(`${NS}:geminiApiKey`);
   if (geminiApiKey === undefined) {
     problems.push(
@@ -260,8 +333,17 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
     );
   }
 
-  const minReplicas = r.integer("minReplicas", 2, 2, 100);
-  const maxReplicas = r.integer("maxReplicas", 4, 1, 100);
+  const apiToken = source.getSecret(`${NS}:apiToken`);
+  const requireApiToken = r.boolean("requireApiToken", false);
+  if (requireApiToken && apiToken === undefined) {
+    problems.push(
+      `${NS}:apiToken is required on this stack (requireApiToken: /api/execute runs code for anyone who reaches ` +
+        `the Service); set it with: pulumi config set --secret ${NS}:apiToken "$(openssl rand -hex 32)"`,
+    );
+  }
+
+  const minReplicas = r.integer("minReplicas", 2, 2, 20);
+  const maxReplicas = r.integer("maxReplicas", 4, 1, 50);
   if (maxReplicas < minReplicas) {
     problems.push(
       `${NS}:maxReplicas (${maxReplicas}) must be at least ${NS}:minReplicas (${minReplicas}); ` +
@@ -275,10 +357,51 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
     ["namespace", namespace],
     ["serviceAccountName", serviceAccountName],
   ] as const) {
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    if (!DNS_LABEL.test(value)) {
       problems.push(
         `${NS}:${key} must be a Kubernetes name (lower-case letters, digits, '-'), got ${JSON.stringify(value)}; ` +
-          `set it with: pulumi config set ${NS}:${key} backend`,
+          `set it with: pulumi config set ${NS}:${key} ${key === "namespace" ? "co-intelligence" : "backend"}`,
+      );
+    }
+  }
+  if (SHARED_NAMESPACES.includes(namespace)) {
+    problems.push(
+      `${NS}:namespace ${namespace} is shared with other workloads and has no pod-security labels the program ` +
+        `may set; use a namespace of its own (created with Pod Security "restricted" enforced): ` +
+        `pulumi config set ${NS}:namespace co-intelligence`,
+    );
+  }
+
+  const image = r.raw(`${NS}:image`);
+  const previousImage = r.raw(`${NS}:previousImage`);
+  for (const [key, value] of [
+    ["image", image],
+    ["previousImage", previousImage],
+  ] as const) {
+    if (value !== undefined && !IMAGE_REFERENCE.test(value)) {
+      problems.push(
+        `${NS}:${key} must be an image by tag and digest, <repositoryUrl>:<tag>@sha256:<64 hex>, got ` +
+          `${JSON.stringify(value)}; npm run rollout sets it, by hand: pulumi config set ${NS}:${key} <repositoryUrl>:<tag>@sha256:<digest>`,
+      );
+    }
+  }
+
+  const ingress = readIngress(r, region, problems);
+  const allowFromNamespaces = r.list("allowFromNamespaces") ?? [];
+  for (const name of allowFromNamespaces) {
+    if (!DNS_LABEL.test(name)) {
+      problems.push(
+        `${NS}:allowFromNamespaces must hold Kubernetes namespace names, got ${JSON.stringify(name)}; ` +
+          `set it with: pulumi config set --path '${NS}:allowFromNamespaces[0]' ingress-nginx`,
+      );
+    }
+  }
+  const allowFromCidrs = r.list("allowFromCidrs") ?? [];
+  for (const cidr of allowFromCidrs) {
+    if (!isCidr(cidr)) {
+      problems.push(
+        `${NS}:allowFromCidrs must hold address blocks like 10.0.0.0/16, got ${JSON.stringify(cidr)}; ` +
+          `set it with: pulumi config set --path '${NS}:allowFromCidrs[0]' 10.0.0.0/16`,
       );
     }
   }
@@ -294,10 +417,11 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
       timeoutSeconds,
       allowedModules: r.allowedModules(),
       sandboxTimeoutMs,
-      maxOutputBytes: r.integer("sandboxMaxOutputBytes", 65536, 1, 6 * 1024 * 1024),
+      maxOutputBytes: r.integer("sandboxMaxOutputBytes", 65536, 1024, 1024 * 1024),
       sandboxMemoryMb,
       reservedConcurrency,
       logRetentionDays,
+      flowLogTraffic: flowLogTraffic === "ALL" ? "ALL" : "REJECT",
       subnetIds,
       securityGroupIds,
       vpcId,
@@ -310,25 +434,90 @@ export function loadConfig(source: ConfigSource = pulumiConfigSource()): StackCo
     },
     repository: {
       name: r.string("repositoryName", "co-intelligence-backend"),
-      keepImages: r.integer("keepImages", 20, 1, 1000),
+      keepImages: r.integer("keepImages", 20, 5, 200),
     },
     backend: {
       clusterName: clusterName ?? "",
       kubeconfig: source.getSecret(`${NS}:kubeconfig`),
       namespace,
       serviceAccountName,
-      image: r.raw(`${NS}:image`),
+      image,
+      previousImage,
       geminiModel: r.string("geminiModel", DEFAULT_GEMINI_MODEL),
       geminiApiKey: geminiApiKey ?? pulumi.output(""),
-      apiToken: source.getSecret(`${NS}:apiToken`),
+      apiToken,
+      requireApiToken,
       codeExecutionEnabled: r.boolean("codeExecutionEnabled", true),
       minReplicas,
       maxReplicas,
-      targetCpuPercent: r.integer("targetCpuPercent", 70, 10, 100),
+      targetCpuPercent: r.integer("targetCpuPercent", 70, 30, 90),
+      ingress,
+      allowFromNamespaces,
+      allowFromCidrs,
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A Kubernetes DNS-1123 label: namespaces, service accounts. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** An IPv4 block `a.b.c.d/n` with every part in range. */
+function isCidr(text: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  return match !== null && match.slice(1, 5).every((part) => Number(part) <= 255) && Number(match[5]) <= 32;
+}
+
+/** `ingress` (none, internal, internet-facing) and what an ALB with TLS needs. */
+function readIngress(r: Reader, region: string | undefined, problems: string[]): IngressConfig | undefined {
+  const scheme = r.string("ingress", "none");
+  const host = r.raw(`${NS}:ingressHost`);
+  const certificateArn = r.raw(`${NS}:certificateArn`);
+  const inboundCidrs = r.list("ingressInboundCidrs") ?? [];
+  if (scheme === "none") return undefined;
+  if (!(INGRESS_SCHEMES as readonly string[]).includes(scheme)) {
+    problems.push(
+      `${NS}:ingress must be none, internal or internet-facing, got ${JSON.stringify(scheme)}; ` +
+        `set it with: pulumi config set ${NS}:ingress internal`,
+    );
+    return undefined;
+  }
+  if (host === undefined || !/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(host)) {
+    problems.push(
+      `${NS}:ingressHost must be the chat's DNS name (the ACM certificate's), got ${JSON.stringify(host ?? "")}; ` +
+        `set it with: pulumi config set ${NS}:ingressHost chat.example.com`,
+    );
+  }
+  // The load balancer takes certificates from ACM in its own region only.
+  const arn = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/.exec(
+    certificateArn ?? "",
+  );
+  if (!arn) {
+    problems.push(
+      `${NS}:certificateArn must be an ACM certificate ARN for ${host ?? "the host"}, got ${JSON.stringify(certificateArn ?? "")}; ` +
+        `set it with: pulumi config set ${NS}:certificateArn arn:aws:acm:<region>:<account>:certificate/<id>`,
+    );
+  } else if (region !== undefined && arn[1] !== region) {
+    problems.push(
+      `${NS}:certificateArn is in ${arn[1]}, but a load balancer in ${region} can only use certificates of ${region}; ` +
+        `request or import one there, then: pulumi config set ${NS}:certificateArn <arn>`,
+    );
+  }
+  for (const cidr of inboundCidrs) {
+    if (!isCidr(cidr)) {
+      problems.push(
+        `${NS}:ingressInboundCidrs must hold address blocks like 203.0.113.0/24, got ${JSON.stringify(cidr)}; ` +
+          `set it with: pulumi config set --path '${NS}:ingressInboundCidrs[0]' 203.0.113.0/24`,
+      );
+    }
+  }
+  return {
+    scheme: scheme as IngressConfig["scheme"],
+    host: host ?? "",
+    certificateArn: certificateArn ?? "",
+    inboundCidrs,
+  };
 }
 
 /** Typed reads of `co-intelligence:*` keys; each bad value adds a problem naming its fix. */
@@ -345,20 +534,6 @@ class Reader {
 
   string(key: string, fallback: string): string {
     return this.raw(`${NS}:${key}`) ?? fallback;
-  }
-
-  optionalInteger(key: string, min: number, max: number): number | undefined {
-    const text = this.raw(`${NS}:${key}`);
-    if (text === undefined) return undefined;
-    const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      this.problems.push(
-        `${NS}:${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}; ` +
-          `set it with: pulumi config set ${NS}:${key} <number>`,
-      );
-      return undefined;
-    }
-    return value;
   }
 
   integer(key: string, fallback: number, min: number, max: number): number {

@@ -6,7 +6,7 @@ import prettier from "eslint-config-prettier";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "coverage/", "**/*.py"] },
+  { ignores: ["node_modules/", "dist/", "coverage/", ".venv/", "**/*.py"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

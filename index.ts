@@ -6,8 +6,8 @@ import { BackendService } from "./components/backend-service";
 import { ImageRepository } from "./components/image-repository";
 import { InvokeAccess } from "./components/invoke-access";
 import { SandboxFunction } from "./components/sandbox-function";
-import { clusterOidcIssuer } from "./components/backend-service";
-import { loadConfig } from "./config";
+import { clusterOidcIssuer, clusterVpcCidrs } from "./components/backend-service";
+import { IMAGE_REFERENCE, loadConfig } from "./config";
 
 const config = loadConfig();
 
@@ -27,6 +27,7 @@ const sandbox = new SandboxFunction("sandbox", {
   sandboxMemoryMb: config.sandbox.sandboxMemoryMb,
   reservedConcurrency: config.sandbox.reservedConcurrency,
   logRetentionDays: config.sandbox.logRetentionDays,
+  flowLogTraffic: config.sandbox.flowLogTraffic,
   subnetIds: config.sandbox.subnetIds,
   securityGroupIds: config.sandbox.securityGroupIds,
   vpcId: config.sandbox.vpcId,
@@ -46,16 +47,22 @@ const access = new InvokeAccess("invoke", {
   nodeRoleName: config.access.nodeRoleName,
 });
 
-// 3. Where the backend image lives.
+// 3. Where the backend image lives. The running image and its undo target are never expired.
+const imageTags = [config.backend.image, config.backend.previousImage]
+  .map((image) => (image === undefined ? undefined : IMAGE_REFERENCE.exec(image)?.groups?.tag))
+  .filter((tag): tag is string => tag !== undefined);
 const repository = new ImageRepository("backend-image", {
   tags: config.tags,
   name: config.repository.name,
   keepImages: config.repository.keepImages,
+  protectedTags: imageTags,
 });
 
-// 4. The backend on the existing EKS cluster. The image is only the first one: afterwards
-//    `npm run rollout` owns it. Its pods start after the invoke access exists, so they get
-//    the pod identity / IRSA credentials the mutating webhook injects at pod creation.
+// 4. The backend on the existing EKS cluster. The stack config owns its image
+//    (`co-intelligence:image`, recorded by `npm run rollout`, which then runs `pulumi up`);
+//    until the first rollout there is no Deployment. Its pods start after the invoke access
+//    exists, so they get the pod identity / IRSA credentials injected at pod creation.
+const ingress = config.backend.ingress;
 const backend = new BackendService("backend", {
   clusterName: config.backend.clusterName,
   region: config.region,
@@ -63,7 +70,16 @@ const backend = new BackendService("backend", {
   namespace: config.backend.namespace,
   serviceAccountName: config.backend.serviceAccountName,
   serviceAccountAnnotations: access.serviceAccountAnnotations,
-  image: config.backend.image ?? pulumi.interpolate`${repository.repositoryUrl}:initial`,
+  image: config.backend.image,
+  accessMode: config.access.mode,
+  allowFromNamespaces: config.backend.allowFromNamespaces,
+  // An ALB sends its traffic from its own addresses in the cluster's VPC.
+  allowFromCidrs: ingress
+    ? pulumi
+        .output(clusterVpcCidrs(config.backend.clusterName))
+        .apply((vpc) => [...new Set([...vpc, ...config.backend.allowFromCidrs])])
+    : config.backend.allowFromCidrs,
+  ingress,
   geminiApiKey: config.backend.geminiApiKey,
   geminiModel: config.backend.geminiModel,
   apiToken: config.backend.apiToken,
@@ -92,3 +108,8 @@ export const accessMode = config.access.mode;
 export const invokeRoleName = access.roleName;
 export const invokeRoleArn = access.roleArn;
 export const codeExecutionEnabled = config.backend.codeExecutionEnabled;
+/** The image the Deployment runs (`npm run rollout` records it), and the one `--undo` returns to. */
+export const image = config.backend.image;
+export const previousImage = config.backend.previousImage;
+/** `https://<ingressHost>` with an Ingress; without one, reach the chat with kubectl port-forward. */
+export const url = backend.url;

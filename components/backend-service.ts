@@ -11,14 +11,32 @@ export interface BackendServiceArgs {
   region: string;
   /** A kubeconfig to use instead of the cluster's endpoint, CA and `aws eks get-token`. Default: unset. */
   kubeconfig?: pulumi.Input<string>;
-  /** Namespace; created unless it is `default`. Default: `co-intelligence`. */
+  /** Namespace, created with Pod Security "restricted" enforced. Default: `co-intelligence`. */
   namespace?: string;
   /** Service account of the pods. Default: `backend`. */
   serviceAccountName?: string;
   /** Annotations of the service account (IRSA's role ARN). Default: none. */
   serviceAccountAnnotations?: pulumi.Input<Record<string, string>>;
-  /** Image at creation; afterwards `npm run rollout` owns it (see ignoreChanges). Required. */
-  image: pulumi.Input<string>;
+  /**
+   * The image the Deployment runs, by digest. The stack config (`co-intelligence:image`) is its
+   * only owner: `npm run rollout` records a new digest there and runs `pulumi up`. Default:
+   * unset, and then no Deployment, autoscaler or disruption budget exists yet (nothing was
+   * pushed; pods could only fail to pull).
+   */
+  image?: pulumi.Input<string>;
+  /** How pods get AWS credentials, which decides the one credential endpoint egress allows. Default: `pod-identity`. */
+  accessMode?: "pod-identity" | "irsa" | "node-role";
+  /** Namespaces whose pods may reach the HTTP port. Default: none. */
+  allowFromNamespaces?: string[];
+  /** Address blocks that may reach the HTTP port (with an Ingress: the cluster VPC's). Default: none. */
+  allowFromCidrs?: pulumi.Input<string[]>;
+  /** An Ingress for the AWS Load Balancer Controller. Default: none (reach it with kubectl port-forward). */
+  ingress?: {
+    scheme: "internal" | "internet-facing";
+    host: string;
+    certificateArn: string;
+    inboundCidrs?: string[];
+  };
   /** The Gemini API key, a Pulumi secret; stored in a Kubernetes Secret. Required. */
   geminiApiKey: pulumi.Input<string>;
   /** `GEMINI_MODEL`. Default: the backend's own default (`DEFAULT_GEMINI_MODEL` of backend/config.ts). */
@@ -43,8 +61,14 @@ export interface BackendServiceArgs {
   maxReplicas?: number;
   /** Average CPU utilisation the autoscaler aims at, in percent of the request. Default: 70. */
   targetCpuPercent?: number;
-  /** Container resources. Default: requests 100m CPU / 128Mi, limits 1 CPU / 512Mi. */
-  resources?: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  /**
+   * Container resources. Default: requests 100m CPU / 128Mi memory / 128Mi ephemeral storage,
+   * limits 1 CPU / 512Mi memory / 256Mi ephemeral storage (logs, `/tmp`).
+   */
+  resources?: {
+    requests: { cpu: string; memory: string; "ephemeral-storage": string };
+    limits: { cpu: string; memory: string; "ephemeral-storage": string };
+  };
   /** Numeric user the container runs as (non-root). Default: 1000 (`node` in Node images). */
   runAsUser?: number;
   /** Port the container listens on (`PORT`). Default: 8080. */
@@ -56,23 +80,37 @@ export interface BackendServiceArgs {
 /** Deployment name the operations commands expect (CONTRACT section 3). */
 export const DEPLOYMENT_NAME = "backend";
 
-/**
- * Name of the Deployment's container: `npm run rollout` runs
- * `kubectl set image deployment/backend backend=<image>`, which needs exactly this name.
- */
+/** Name of the Deployment's container (what `kubectl logs -c` and the rollout diagnosis name). */
 export const CONTAINER_NAME = "backend";
 
+/** The EKS Pod Identity agent's credential endpoint on every node (link-local, plain HTTP). */
+export const POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32";
+/** The instance metadata service, where node-role pods get the node's credentials. */
+export const INSTANCE_METADATA_CIDR = "169.254.169.254/32";
+
+/** Pod Security Standards labels: "restricted" enforced, audited and warned on, at the latest version. */
+export const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+  "pod-security.kubernetes.io/audit": "restricted",
+  "pod-security.kubernetes.io/warn": "restricted",
+};
+
 /**
- * Namespace, service account, Secret, Deployment `backend`, Service, HorizontalPodAutoscaler
- * and PodDisruptionBudget of the chat backend. The Deployment's image is set here once and
- * then owned by `npm run rollout`: Pulumi ignores later changes to it (and to the replica
- * count, which the autoscaler owns), so `pulumi up` never rolls the backend back.
+ * Namespace, service account, Secret, NetworkPolicy, Service, optional Ingress, and (once an
+ * image is recorded) the Deployment `backend` with its HorizontalPodAutoscaler and
+ * PodDisruptionBudget. Pulumi is the one owner of every field it sets, the image included:
+ * `npm run rollout` changes the image through the stack config and `pulumi up`, so a later
+ * `pulumi up` (the kill switch, a probe, an env var) never fights another field manager. Only
+ * the replica count is left to the autoscaler (ignoreChanges on `spec.replicas`).
  */
 export class BackendService extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly deploymentName: pulumi.Output<string>;
   public readonly serviceAccountName: pulumi.Output<string>;
+  /** `https://<ingressHost>` when there is an Ingress. */
+  public readonly url: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: BackendServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:BackendService", name, {}, opts);
@@ -86,13 +124,21 @@ export class BackendService extends pulumi.ComponentResource {
     const maxReplicas = args.maxReplicas ?? 4;
     const targetCpuPercent = args.targetCpuPercent ?? 70;
     const resources = args.resources ?? {
-      requests: { cpu: "100m", memory: "128Mi" },
-      limits: { cpu: "1", memory: "512Mi" },
+      requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" },
+      limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "256Mi" },
     };
+    const accessMode = args.accessMode ?? "pod-identity";
+    const allowFromNamespaces = args.allowFromNamespaces ?? [];
+    const allowFromCidrs = args.allowFromCidrs ?? [];
     const runAsUser = args.runAsUser ?? 1000;
     const port = args.port ?? 8080;
     const labels = { "app.kubernetes.io/name": "backend", "app.kubernetes.io/part-of": "co-intelligence" };
 
+    if (["default", "kube-system", "kube-public", "kube-node-lease"].includes(namespaceName)) {
+      throw new Error(
+        `BackendService ${name}: namespace ${namespaceName} is shared and would not carry the pod-security labels; use one of its own`,
+      );
+    }
     if (maxReplicas < minReplicas) {
       throw new Error(
         `BackendService ${name}: maxReplicas (${maxReplicas}) is below minReplicas (${minReplicas})`,
@@ -106,24 +152,17 @@ export class BackendService extends pulumi.ComponentResource {
     );
     const k8sOpts = { parent: this, provider };
 
-    let namespace: pulumi.Output<string>;
-    if (namespaceName === "default") {
-      namespace = pulumi.output(namespaceName);
-    } else {
-      const ns = new k8s.core.v1.Namespace(
-        `${name}-ns`,
-        {
-          metadata: {
-            name: namespaceName,
-            // The pods already meet the "restricted" Pod Security Standard; enforce it.
-            labels: { ...labels, "pod-security.kubernetes.io/enforce": "restricted" },
-          },
-        },
-        k8sOpts,
-      );
-      namespace = ns.metadata.name;
-    }
+    // The pods meet the "restricted" Pod Security Standard; the namespace enforces it, so a
+    // later change that weakens them is refused by the API server, not merely noticed.
+    const ns = new k8s.core.v1.Namespace(
+      `${name}-ns`,
+      { metadata: { name: namespaceName, labels: { ...labels, ...POD_SECURITY_LABELS } } },
+      k8sOpts,
+    );
+    const namespace = ns.metadata.name;
 
+    // The backend never calls the Kubernetes API: no token in its pods (Pod Identity and IRSA
+    // mount their own, separate tokens for AWS).
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
       {
@@ -133,6 +172,7 @@ export class BackendService extends pulumi.ComponentResource {
           labels,
           annotations: args.serviceAccountAnnotations ?? {},
         },
+        automountServiceAccountToken: false,
       },
       k8sOpts,
     );
@@ -166,6 +206,86 @@ export class BackendService extends pulumi.ComponentResource {
     ];
     if (args.apiToken !== undefined) env.push(secretEnv("API_TOKEN"));
 
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-network-policy`,
+      {
+        metadata: { name: DEPLOYMENT_NAME, namespace, labels },
+        spec: pulumi.output(allowFromCidrs).apply((cidrs) =>
+          backendNetworkPolicySpec({
+            labels,
+            port,
+            accessMode,
+            allowFromNamespaces,
+            allowFromCidrs: cidrs,
+          }),
+        ),
+      },
+      k8sOpts,
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name: DEPLOYMENT_NAME, namespace, labels },
+        spec: {
+          type: "ClusterIP",
+          selector: labels,
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      },
+      k8sOpts,
+    );
+
+    if (args.ingress !== undefined) {
+      new k8s.networking.v1.Ingress(
+        `${name}-ingress`,
+        {
+          metadata: {
+            name: DEPLOYMENT_NAME,
+            namespace,
+            labels,
+            annotations: albAnnotations(args.ingress),
+          },
+          spec: {
+            ingressClassName: "alb",
+            tls: [{ hosts: [args.ingress.host] }],
+            rules: [
+              {
+                host: args.ingress.host,
+                http: {
+                  paths: [
+                    {
+                      path: "/",
+                      pathType: "Prefix",
+                      backend: { service: { name: service.metadata.name, port: { name: "http" } } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+        k8sOpts,
+      );
+    }
+
+    this.namespace = namespace;
+    this.serviceName = service.metadata.name;
+    this.deploymentName = pulumi.output(DEPLOYMENT_NAME);
+    this.serviceAccountName = serviceAccount.metadata.name;
+    this.url = pulumi.output(args.ingress ? `https://${args.ingress.host}` : undefined);
+
+    if (args.image === undefined) {
+      this.registerOutputs({
+        namespace: this.namespace,
+        serviceName: this.serviceName,
+        deploymentName: this.deploymentName,
+        serviceAccountName: this.serviceAccountName,
+        url: this.url,
+      });
+      return;
+    }
+
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
@@ -173,8 +293,8 @@ export class BackendService extends pulumi.ComponentResource {
           name: DEPLOYMENT_NAME,
           namespace,
           labels,
-          // `npm run rollout` waits for (and undoes) rollouts; Pulumi does not wait for pods,
-          // so the first `pulumi up` finishes even before an image has been pushed.
+          // `npm run rollout` waits for the rollout itself (kubectl rollout status, read-only)
+          // and undoes a failed one through the stack config; Pulumi need not block on pods.
           annotations: { "pulumi.com/skipAwait": "true" },
         },
         spec: {
@@ -186,6 +306,23 @@ export class BackendService extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: serviceAccount.metadata.name,
+              automountServiceAccountToken: false,
+              // Replicas in different zones (and on different nodes): one zone's outage leaves
+              // the others serving. ScheduleAnyway: a single-zone cluster still runs them.
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: "topology.kubernetes.io/zone",
+                  whenUnsatisfiable: "ScheduleAnyway",
+                  labelSelector: { matchLabels: labels },
+                },
+                {
+                  maxSkew: 1,
+                  topologyKey: "kubernetes.io/hostname",
+                  whenUnsatisfiable: "ScheduleAnyway",
+                  labelSelector: { matchLabels: labels },
+                },
+              ],
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser,
@@ -233,22 +370,10 @@ export class BackendService extends pulumi.ComponentResource {
       {
         ...k8sOpts,
         dependsOn: args.waitFor ?? [],
-        // The image belongs to `npm run rollout` after creation, the replica count to the HPA.
-        ignoreChanges: ["spec.template.spec.containers[0].image", "spec.replicas"],
+        // The replica count belongs to the autoscaler; every other field, the image included,
+        // to this program (a plain path: no array index for the provider to misread).
+        ignoreChanges: ["spec.replicas"],
       },
-    );
-
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: DEPLOYMENT_NAME, namespace, labels },
-        spec: {
-          type: "ClusterIP",
-          selector: labels,
-          ports: [{ name: "http", port: 80, targetPort: "http" }],
-        },
-      },
-      k8sOpts,
     );
 
     new k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -283,17 +408,99 @@ export class BackendService extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    this.namespace = namespace;
-    this.serviceName = service.metadata.name;
-    this.deploymentName = deployment.metadata.name;
-    this.serviceAccountName = serviceAccount.metadata.name;
     this.registerOutputs({
       namespace: this.namespace,
       serviceName: this.serviceName,
       deploymentName: this.deploymentName,
       serviceAccountName: this.serviceAccountName,
+      url: this.url,
     });
   }
+}
+
+/**
+ * Ingress: only the HTTP port, only from the named namespaces and address blocks (the load
+ * balancer's subnets when there is an Ingress). Egress: DNS, HTTPS (Gemini, Lambda, STS) and
+ * the one plain-HTTP credential endpoint the access mode needs (the Pod Identity agent, or the
+ * instance metadata service for node-role); nothing else, so a compromised pod cannot reach
+ * the cluster's other services or the metadata service it has no business with.
+ */
+export function backendNetworkPolicySpec(opts: {
+  labels: Record<string, string>;
+  port: number;
+  accessMode: "pod-identity" | "irsa" | "node-role";
+  allowFromNamespaces: string[];
+  allowFromCidrs: string[];
+}): k8s.types.input.networking.v1.NetworkPolicySpec {
+  const sources: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [
+    ...opts.allowFromNamespaces.map((ns) => ({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+    })),
+    ...opts.allowFromCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
+  const credentialEndpoint =
+    opts.accessMode === "pod-identity"
+      ? POD_IDENTITY_AGENT_CIDR
+      : opts.accessMode === "node-role"
+        ? INSTANCE_METADATA_CIDR
+        : undefined;
+  return {
+    podSelector: { matchLabels: opts.labels },
+    policyTypes: ["Ingress", "Egress"],
+    // No source named: no ingress rule at all, which denies every connection (kubectl
+    // port-forward still works: it enters through the kubelet, not the pod network).
+    ingress: sources.length === 0 ? [] : [{ from: sources, ports: [{ protocol: "TCP", port: opts.port }] }],
+    egress: [
+      {
+        ports: [
+          { protocol: "UDP", port: 53 },
+          { protocol: "TCP", port: 53 },
+        ],
+      },
+      { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+      ...(credentialEndpoint === undefined
+        ? []
+        : [{ to: [{ ipBlock: { cidr: credentialEndpoint } }], ports: [{ protocol: "TCP", port: 80 }] }]),
+    ],
+  };
+}
+
+/** The AWS Load Balancer Controller's annotations: an ALB with TLS from ACM, HTTPS only. */
+export function albAnnotations(ingress: {
+  scheme: "internal" | "internet-facing";
+  certificateArn: string;
+  inboundCidrs?: string[];
+}): Record<string, string> {
+  return {
+    "alb.ingress.kubernetes.io/scheme": ingress.scheme,
+    // Straight to the pods' IPs (the NetworkPolicy admits the VPC's blocks), no node ports.
+    "alb.ingress.kubernetes.io/target-type": "ip",
+    "alb.ingress.kubernetes.io/certificate-arn": ingress.certificateArn,
+    "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+    "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+    // Chat answers are server-sent event streams with a heartbeat every 15 s.
+    "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=120",
+    ...(ingress.inboundCidrs && ingress.inboundCidrs.length > 0
+      ? { "alb.ingress.kubernetes.io/inbound-cidrs": ingress.inboundCidrs.join(",") }
+      : {}),
+  };
+}
+
+/** The IPv4 blocks of the cluster's VPC: where an ALB's nodes (and so its connections) come from. */
+export function clusterVpcCidrs(clusterName: string, parent?: pulumi.Resource): pulumi.Output<string[]> {
+  const cluster = aws.eks.getClusterOutput({ name: clusterName }, { parent });
+  return cluster.vpcConfig.apply((vpcConfig): pulumi.Output<string[]> => {
+    if (!vpcConfig?.vpcId) return pulumi.output([]);
+    return aws.ec2
+      .getVpcOutput({ id: vpcConfig.vpcId }, { parent })
+      .apply((vpc) =>
+        [vpc.cidrBlock, ...(vpc.cidrBlockAssociations ?? []).map((a) => a.cidrBlock)].filter(
+          (cidr, i, all): cidr is string =>
+            typeof cidr === "string" && cidr !== "" && all.indexOf(cidr) === i,
+        ),
+      );
+  });
 }
 
 /** The OIDC issuer URL of an existing EKS cluster (for IRSA trust policies). */

@@ -12,6 +12,11 @@ export interface ImageRepositoryArgs {
   keepImages?: number;
   /** Days after which untagged images (failed pushes) are expired. Default: 7. */
   untaggedDays?: number;
+  /**
+   * Tags of images the lifecycle policy must never expire: the one the Deployment runs and
+   * its undo target. Default: none.
+   */
+  protectedTags?: pulumi.Input<string[]>;
   /** KMS key ARN for encryption at rest. Default: unset, AES-256 with ECR's own key. */
   kmsKeyArn?: pulumi.Input<string>;
 }
@@ -60,7 +65,9 @@ export class ImageRepository extends pulumi.ComponentResource {
       `${name}-lifecycle`,
       {
         repository: repository.name,
-        policy: pulumi.jsonStringify(lifecyclePolicy(keepImages, untaggedDays)),
+        policy: pulumi
+          .output(args.protectedTags ?? [])
+          .apply((tags) => JSON.stringify(lifecyclePolicy(keepImages, untaggedDays, tags))),
       },
       { parent: this },
     );
@@ -76,12 +83,35 @@ export class ImageRepository extends pulumi.ComponentResource {
   }
 }
 
-/** Expire untagged images after a few days; keep only the newest `keepImages` images. */
-export function lifecyclePolicy(keepImages: number, untaggedDays: number): object {
+/**
+ * Never expire the protected images; expire untagged images after a few days; keep only the
+ * newest `keepImages` images. The protection works by ECR's documented evaluation rules: "an
+ * image that matches the tagging requirements of a rule cannot be expired by a rule with a
+ * lower priority", and a rule with several tags selects only images carrying all of them. So
+ * each protected tag gets a rule of its own (tags are immutable: it selects exactly that
+ * image) that expires only beyond one image: never.
+ */
+export function lifecyclePolicy(
+  keepImages: number,
+  untaggedDays: number,
+  protectedTags: string[] = [],
+): object {
+  const tags = [...new Set(protectedTags)];
   return {
     rules: [
+      ...tags.map((tag, index) => ({
+        rulePriority: index + 1,
+        description: `Never expire ${tag} (${index === 0 ? "the running image" : "the undo target"})`,
+        selection: {
+          tagStatus: "tagged",
+          tagPatternList: [tag],
+          countType: "imageCountMoreThan",
+          countNumber: 1,
+        },
+        action: { type: "expire" },
+      })),
       {
-        rulePriority: 1,
+        rulePriority: 10,
         description: `Expire untagged images after ${untaggedDays} days`,
         selection: {
           tagStatus: "untagged",
@@ -92,7 +122,7 @@ export function lifecyclePolicy(keepImages: number, untaggedDays: number): objec
         action: { type: "expire" },
       },
       {
-        rulePriority: 2,
+        rulePriority: 20,
         description: `Keep the last ${keepImages} images`,
         selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
         action: { type: "expire" },

@@ -22,6 +22,8 @@ export interface InvokeAccessArgs {
   mode?: InvokeAccessMode;
   /** Name of the EKS cluster (pod-identity). Required in that mode. */
   clusterName?: pulumi.Input<string>;
+  /** ARN of that cluster, which the trust policy names (pod-identity). Default: looked up by name. */
+  clusterArn?: pulumi.Input<string>;
   /** The cluster's OIDC issuer URL, `https://oidc.eks...` (irsa). Required in that mode. */
   oidcIssuerUrl?: pulumi.Input<string>;
   /** ARN of the IAM OIDC provider of that issuer (irsa). Default: derived from the account and issuer. */
@@ -73,7 +75,16 @@ export class InvokeAccess extends pulumi.ComponentResource {
       if (mode === "pod-identity") {
         if (args.clusterName === undefined)
           throw new Error(`InvokeAccess ${name}: pod-identity needs clusterName`);
-        trust = pulumi.output(podIdentityTrustPolicy());
+        const clusterArn =
+          args.clusterArn ??
+          pulumi
+            .output(args.clusterName)
+            .apply((clusterName) =>
+              aws.eks.getClusterOutput({ name: clusterName }, { parent: this }).apply((c) => c.arn),
+            );
+        trust = pulumi
+          .output(clusterArn)
+          .apply((arn) => podIdentityTrustPolicy(arn, namespace, serviceAccountName));
       } else if (mode === "irsa") {
         if (args.oidcIssuerUrl === undefined)
           throw new Error(`InvokeAccess ${name}: irsa needs oidcIssuerUrl`);
@@ -114,6 +125,8 @@ export class InvokeAccess extends pulumi.ComponentResource {
             namespace,
             serviceAccount: serviceAccountName,
             roleArn: role.arn,
+            // The trust policy reads the session tags; without them nobody could assume the role.
+            disableSessionTags: false,
             tags,
           },
           { parent: this },
@@ -146,15 +159,43 @@ export function invokePolicy(functionArn: pulumi.Input<string>): pulumi.Input<aw
   };
 }
 
-/** EKS Pod Identity: the agent assumes the role (and tags the session) on the pod's behalf. */
-export function podIdentityTrustPolicy(): aws.iam.PolicyDocument {
+/**
+ * The session tags EKS Pod Identity puts on every role session it starts (EKS user guide,
+ * "Create IAM role with trust policy required by EKS Pod Identity" and its list of session
+ * tags): the trust policy names them as `aws:RequestTag/<tag>`.
+ */
+export const POD_IDENTITY_SESSION_TAGS = {
+  clusterArn: "eks-cluster-arn",
+  namespace: "kubernetes-namespace",
+  serviceAccount: "kubernetes-service-account",
+} as const;
+
+/**
+ * EKS Pod Identity: the service assumes the role (and tags the session) on the pod's behalf,
+ * and only for this cluster (its ARN carries the account and region), this namespace and this
+ * service account: another association in the account that points at this role is refused.
+ */
+export function podIdentityTrustPolicy(
+  clusterArn: string,
+  namespace: string,
+  serviceAccountName: string,
+): aws.iam.PolicyDocument {
+  const tag = (name: string) => `aws:RequestTag/${name}`;
   return {
     Version: "2012-10-17",
     Statement: [
       {
+        Sid: "EksPodIdentityForTheBackendOnly",
         Effect: "Allow",
         Principal: { Service: "pods.eks.amazonaws.com" },
         Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          StringEquals: {
+            [tag(POD_IDENTITY_SESSION_TAGS.clusterArn)]: clusterArn,
+            [tag(POD_IDENTITY_SESSION_TAGS.namespace)]: namespace,
+            [tag(POD_IDENTITY_SESSION_TAGS.serviceAccount)]: serviceAccountName,
+          },
+        },
       },
     ],
   };

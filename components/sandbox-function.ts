@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_ALLOWED_MODULES } from "../backend/config";
+import { FlowLog } from "./flow-log";
 import { IsolatedNetwork } from "./isolated-network";
 import { BaseTags, componentTags } from "./tags";
 
@@ -27,8 +28,14 @@ export interface SandboxFunctionArgs {
   maxOutputBytes?: number;
   /** `SANDBOX_MEMORY_MB`: user code's memory cap. Default: memoryMb - 64 (room for the warm parent). */
   sandboxMemoryMb?: number;
-  /** Reserved concurrency. Default: unset (young accounts reject any reservation); 0 is refused. */
+  /**
+   * Reserved concurrency: the function's share of the account's concurrency and its ceiling.
+   * Default: unset (the stack config's default is 20; new accounts limited to 10 cannot reserve
+   * any, hence the component leaves it to the caller); 0 is refused.
+   */
   reservedConcurrency?: number;
+  /** VPC flow log records kept: `REJECT` or `ALL`. Default: `REJECT`. */
+  flowLogTraffic?: "REJECT" | "ALL";
   /** Retention of the function's log group, in days. Default: 30. */
   logRetentionDays?: number;
   /** Name of the function's own log group. Default: `/co-intelligence/<stack>/sandbox`. */
@@ -98,6 +105,7 @@ export class SandboxFunction extends pulumi.ComponentResource {
     let subnetIds: pulumi.Output<string[]>;
     let securityGroupIds: pulumi.Output<string[]>;
     let vpcId: pulumi.Output<string | undefined>;
+    let isolatedVpcId: pulumi.Output<string> | undefined;
     if (args.subnetIds === undefined) {
       const network = new IsolatedNetwork(
         `${name}-net`,
@@ -107,6 +115,7 @@ export class SandboxFunction extends pulumi.ComponentResource {
       subnetIds = pulumi.all(network.subnetIds);
       securityGroupIds = pulumi.all([network.securityGroupId]);
       vpcId = network.vpcId;
+      isolatedVpcId = network.vpcId;
     } else {
       subnetIds = pulumi.all(args.subnetIds);
       vpcId = pulumi.output(args.vpcId);
@@ -134,6 +143,20 @@ export class SandboxFunction extends pulumi.ComponentResource {
         securityGroupIds = pulumi.all([securityGroup.id]);
       }
     }
+
+    // Evidence of what the function's network refused: the whole isolated VPC, or just the
+    // existing subnets the function joins (their VPC belongs to someone else).
+    new FlowLog(
+      `${name}-flow-logs`,
+      {
+        tags: args.tags,
+        ...(isolatedVpcId !== undefined ? { vpcId: isolatedVpcId } : { subnetIds: args.subnetIds }),
+        trafficType: args.flowLogTraffic ?? "REJECT",
+        retentionDays: logRetentionDays,
+        logGroupName: `${logGroupName}-flow-logs`,
+      },
+      { parent: this },
+    );
 
     // A new log group: the original setup's `/aws/lambda/<name>` group may already exist, and
     // creating that name would clash; the function's logging config points here instead.
@@ -265,7 +288,20 @@ function lambdaTrustPolicy(): aws.iam.PolicyDocument {
   };
 }
 
-/** Log writes on the function's own group, plus what Lambda needs to manage its VPC ENIs. */
+/**
+ * The one key that tells the credentials' two users apart. Lambda adds it to every AWS call
+ * made with the credentials inside the execution environment (and to the log writes it makes
+ * for the function), but not to the EC2 calls that manage the function's network interfaces
+ * (Lambda developer guide, "Using source function ARN to control function access behavior").
+ */
+export const SOURCE_FUNCTION_ARN_KEY = "lambda:SourceFunctionArn";
+
+/**
+ * Log writes on the function's own group, plus what Lambda needs to manage its VPC ENIs, and
+ * a Deny of those ENI actions whenever the call carries `lambda:SourceFunctionArn`: Lambda's
+ * own ENI management never does, code inside the function always does. Credentials stolen
+ * from the function therefore reach nothing but its own log group.
+ */
 export function executionPolicy(logGroupArn: pulumi.Input<string>): pulumi.Input<aws.iam.PolicyDocument> {
   return {
     Version: "2012-10-17",
@@ -287,15 +323,27 @@ export function executionPolicy(logGroupArn: pulumi.Input<string>): pulumi.Input
         // logs:CreateLogGroup, no logs on "*"), which is deliberately not attached.
         Sid: "ManageVpcNetworkInterfaces",
         Effect: "Allow",
-        Action: [
-          "ec2:CreateNetworkInterface",
-          "ec2:DescribeNetworkInterfaces",
-          "ec2:DeleteNetworkInterface",
-          "ec2:AssignPrivateIpAddresses",
-          "ec2:UnassignPrivateIpAddresses",
-        ],
+        Action: [...VPC_NETWORK_INTERFACE_ACTIONS],
         Resource: "*",
+      },
+      {
+        // `Null: false` = the key is present: the call came from inside the execution
+        // environment (or is one of Lambda's log writes, which this Deny does not name).
+        Sid: "DenyNetworkInterfacesFromInsideTheFunction",
+        Effect: "Deny",
+        Action: [...VPC_NETWORK_INTERFACE_ACTIONS],
+        Resource: "*",
+        Condition: { Null: { [SOURCE_FUNCTION_ARN_KEY]: "false" } },
       },
     ],
   };
 }
+
+/** The EC2 actions Lambda performs with the role to manage a VPC function's interfaces. */
+export const VPC_NETWORK_INTERFACE_ACTIONS = [
+  "ec2:CreateNetworkInterface",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DeleteNetworkInterface",
+  "ec2:AssignPrivateIpAddresses",
+  "ec2:UnassignPrivateIpAddresses",
+] as const;

@@ -20,6 +20,7 @@ import {
   runCommand,
 } from "./lib/cli";
 import { filterEvents, resolveLogGroup } from "./lib/function-logs";
+import { terminalSafe, terminalSafeJson } from "./lib/terminal-safe";
 
 const COMMAND = "logs";
 const POLL_MS = 2000;
@@ -96,9 +97,10 @@ function stopSignal(): { stopped: () => boolean; wait: (ms: number) => Promise<v
 function formatEvent(event: FilteredLogEvent, json: boolean): string {
   const timestamp = new Date(event.timestamp ?? 0).toISOString();
   const message = (event.message ?? "").replace(/\s+$/, "");
+  // Log lines are remote text: no escape code or workflow command reaches the terminal.
   return json
-    ? JSON.stringify({ timestamp, logStream: event.logStreamName, message })
-    : `${timestamp} ${message}`;
+    ? terminalSafeJson(JSON.stringify({ timestamp, logStream: event.logStreamName, message }))
+    : terminalSafe(`${timestamp} ${message}`);
 }
 
 async function functionLogs(
@@ -160,13 +162,29 @@ async function backendLogs(t: Targets, follow: boolean): Promise<number> {
   const args = [
     "logs",
     ...(follow ? ["-f"] : []),
-    `deployment/${t.deploymentName}`,
     "-n",
     t.namespace,
     "--all-containers",
     `--since=${Math.ceil(t.sinceMinutes)}m`,
+    "--",
+    `deployment/${t.deploymentName}`,
   ];
-  const child = spawn("kubectl", args, { stdio: "inherit" });
+  // The pods' output is remote text: read it line by line and print it made safe.
+  const child = spawn("kubectl", args, { stdio: ["inherit", "pipe", "pipe"] });
+  const relay = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream) => {
+    let partial = "";
+    from.setEncoding("utf8");
+    from.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) to.write(`${terminalSafe(line)}\n`);
+    });
+    from.on("end", () => {
+      if (partial !== "") to.write(`${terminalSafe(partial)}\n`);
+    });
+  };
+  relay(child.stdout!, process.stdout);
+  relay(child.stderr!, process.stderr);
   let interrupted = false;
   const onSignal = () => {
     // kubectl gets Ctrl-C from the terminal too; wait for it to exit and report success.

@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { findOnPath } from "./lib/cli";
+import { nameProblem } from "./lib/names";
 
 const ACTIONS = { preview: "preview", up: "deploy", destroy: "destroy" } as const;
 type Action = keyof typeof ACTIONS;
@@ -52,7 +53,12 @@ function main(argv: string[]): number {
     console.log(usage(npmScript));
     return 0;
   }
-  if (stack === undefined || stack === "" || stack.startsWith("-")) {
+  const problem = stack === undefined || stack === "" ? undefined : nameProblem("stack", stack);
+  if (problem) {
+    console.error(`error: --stack ${problem}`);
+    return 2;
+  }
+  if (stack === undefined || stack === "") {
     console.error(
       `error: --stack NAME is required (dev or prod, see stacks/), e.g. npm run ${npmScript} -- --stack dev`,
     );

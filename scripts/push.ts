@@ -9,8 +9,8 @@ export const PUSH_STEP: Step = {
   name: "push",
   fix: "npm run push -- --help",
   run: pushStep,
-  // rollout deploys exactly what was pushed, by digest.
-  handOff: (result, inputs) => ({ ...inputs, image: String(result.imageByDigest) }),
+  // rollout deploys exactly what was pushed: its tag (which the lifecycle policy protects) and digest.
+  handOff: (result, inputs) => ({ ...inputs, image: `${String(result.image)}@${String(result.digest)}` }),
 };
 
 if (require.main === module) {

@@ -14,12 +14,16 @@ import {
   type FlagSpecs,
 } from "./lib/cli";
 import { printReport, renderJunit, runChecks } from "./lib/report";
+import { terminalSafe } from "./lib/terminal-safe";
 import { chat, executeViaBackend, executeViaLambda } from "./deploy/backend-client";
 import { DEFAULT_MODULES, smokeChecks, type SmokeContext } from "./deploy/smoke-checks";
 
 const COMMAND = "smoke";
 const CHAT_TIMEOUT_MS = 120_000;
 const EXECUTE_TIMEOUT_MS = 60_000;
+/** A check (two chat attempts at most) never takes longer than this. */
+const CHECK_TIMEOUT_MS = 2 * CHAT_TIMEOUT_MS + 30_000;
+const DEFAULT_DEADLINE = "15m";
 
 const FLAGS = {
   url: { kind: "value", arg: "URL", help: "backend base URL (env BACKEND_URL); chat checks skip without it" },
@@ -33,7 +37,16 @@ const FLAGS = {
     arg: "A,B,...",
     help: "allowed modules to check (env SANDBOX_ALLOWED_MODULES, else the contract's 15)",
   },
-  junit: { kind: "value", arg: "FILE", help: "also write a JUnit XML report to FILE (for CI)" },
+  junit: {
+    kind: "value",
+    arg: "FILE",
+    help: "also write a JUnit XML report to FILE (for CI), also when stopped (deadline, Ctrl-C, SIGTERM)",
+  },
+  deadline: {
+    kind: "value",
+    arg: "DURATION",
+    help: `stop the whole run after this long, e.g. 10m (default ${DEFAULT_DEADLINE}); each check stops after ${CHECK_TIMEOUT_MS / 1000} s`,
+  },
   stack: SHARED_FLAGS.stack,
   region: SHARED_FLAGS.region,
   json: SHARED_FLAGS.json,
@@ -87,6 +100,16 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   const modules = parseModules(flags.values.modules ?? process.env.SANDBOX_ALLOWED_MODULES);
+  const deadlineText = flags.values.deadline ?? DEFAULT_DEADLINE;
+  const deadline = /^(\d+)(s|m|h)$/.exec(deadlineText);
+  if (!deadline || Number(deadline[1]) === 0) {
+    throw new UsageError(
+      `--deadline must be a duration like 90s, 10m or 1h, got ${JSON.stringify(deadlineText)}`,
+      COMMAND,
+    );
+  }
+  const deadlineMs =
+    Number(deadline[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[deadline[2] as "s" | "m" | "h"];
   const token = process.env.API_TOKEN || undefined;
   const backend = targets.url === undefined ? undefined : { url: targets.url, ...(token ? { token } : {}) };
   const lambda = direct ? lambdaInvokeClient(targets.region) : undefined;
@@ -107,10 +130,30 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write(
     `smoke: ${targets.url ?? "(no --url: chat checks skipped)"}; sandbox via ${ctx.sandboxVia}\n`,
   );
-  const report = await runChecks(smokeChecks(modules), ctx, {
-    progress: (line) => process.stderr.write(`${line}\n`),
-    defaultFix: ctx.doctorCommand,
-  });
+  // The run stops at its deadline or on Ctrl-C / SIGTERM (a CI job cancelled or timed out):
+  // the check under way fails with the reason, the rest are skipped, and the report of what
+  // ran is still written.
+  const stop = new AbortController();
+  const timer = setTimeout(
+    () => stop.abort(new Error(`the run's --deadline of ${deadlineText} passed`)),
+    deadlineMs,
+  );
+  const onSignal = (signal: NodeJS.Signals) => stop.abort(new Error(`interrupted by ${signal}`));
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let report;
+  try {
+    report = await runChecks(smokeChecks(modules), ctx, {
+      progress: (line) => process.stderr.write(`${terminalSafe(line)}\n`),
+      defaultFix: ctx.doctorCommand,
+      checkTimeoutMs: CHECK_TIMEOUT_MS,
+      signal: stop.signal,
+    });
+  } finally {
+    clearTimeout(timer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
   const junit = flags.values.junit;
   if (junit !== undefined) {
     try {
@@ -124,7 +167,10 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  return printReport(report, { json: flags.switches.has("json") });
+  const code = printReport(report, { json: flags.switches.has("json") });
+  // A stopped run may leave a request hanging (its own timeout is minutes away): do not wait.
+  if (stop.signal.aborted) process.exit(code);
+  return code;
 }
 
 if (require.main === module) void runCommand(main);

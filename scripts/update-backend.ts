@@ -34,7 +34,6 @@ if (require.main === module) {
           "repository-url": DEPLOY_FLAGS["repository-url"],
           namespace: SHARED_FLAGS.namespace,
           deployment: SHARED_FLAGS.deployment,
-          container: DEPLOY_FLAGS.container,
           timeout: DEPLOY_FLAGS.timeout,
           context: DEPLOY_FLAGS.context,
           "allow-dirty": DEPLOY_FLAGS["allow-dirty"],

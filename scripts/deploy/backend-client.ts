@@ -35,6 +35,33 @@ export interface BackendOptions {
   /** API_TOKEN: sent as `Authorization: Bearer`. */
   token?: string;
   timeoutMs: number;
+  /** Read at most this much of an answer; more is a failure, not a memory problem. Default: 8 MiB. */
+  maxBytes?: number;
+}
+
+/** A chat turn of the seed questions or a sandbox answer is a few KiB; a runaway is not read. */
+export const DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The body as text, reading no more than `maxBytes` (a hostile or broken backend can send
+ * gigabytes), within the request's own deadline (the fetch's signal covers the body too).
+ */
+export async function boundedText(response: Response, maxBytes: number, what: string): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`${what} answered more than ${maxBytes} bytes; stopped reading`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function headers(opts: BackendOptions): Record<string, string> {
@@ -62,6 +89,16 @@ async function post(opts: BackendOptions, route: string, body: unknown): Promise
   }
 }
 
+async function readBody(response: Response, opts: BackendOptions, what: string): Promise<string> {
+  try {
+    return await boundedText(response, opts.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES, what);
+  } catch (err) {
+    if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError"))
+      throw new Error(`${what} failed: no complete answer within ${opts.timeoutMs / 1000} s`, { cause: err });
+    throw err;
+  }
+}
+
 /** Parses a text/event-stream body into events (comment lines such as heartbeats are skipped). */
 export function parseSse(text: string): ChatEvent[] {
   const events: ChatEvent[] = [];
@@ -85,7 +122,7 @@ export function parseSse(text: string): ChatEvent[] {
 /** One question through POST /api/chat; the whole stream. */
 export async function chat(opts: BackendOptions, question: string): Promise<ChatEvent[]> {
   const response = await post(opts, "/api/chat", { messages: [{ role: "user", content: question }] });
-  const text = await response.text();
+  const text = await readBody(response, opts, "POST /api/chat");
   if (!response.ok)
     throw new HttpError(response.status, `POST /api/chat answered ${response.status}: ${text.slice(0, 200)}`);
   if (!response.headers.get("content-type")?.startsWith("text/event-stream"))
@@ -111,7 +148,7 @@ function asSandboxResponse(value: unknown, from: string): SandboxResponse {
 /** Runs code through POST /api/execute. */
 export async function executeViaBackend(opts: BackendOptions, code: string): Promise<SandboxResponse> {
   const response = await post(opts, "/api/execute", { code });
-  const text = await response.text();
+  const text = await readBody(response, opts, "POST /api/execute");
   let body: unknown;
   try {
     body = JSON.parse(text);

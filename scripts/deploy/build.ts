@@ -77,9 +77,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   }
   const tag = imageTag(state, dirty, (opts.now ?? (() => new Date()))());
   const image = `${opts.imageName}:${tag}`;
-  const result = await runTool("docker", ["build", "-f", DOCKERFILE, "-t", image, "."], {
+  const result = await runTool("docker", ["build", "-f", DOCKERFILE, "-t", image, "--", "."], {
     cwd: opts.context,
     echo: opts.echo,
+    timeoutMs: 30 * 60_000,
   });
   if (result.code !== 0 && dockerDaemonDown(result)) {
     throw new StepFailure(`docker build failed: ${failureLine(result)}`, START_DOCKER_FIX);

@@ -46,6 +46,7 @@ export async function runDeployCommand(spec: CommandSpec, argv: string[]): Promi
     ...(flags.values.image === undefined ? {} : { image: flags.values.image }),
     ...(flags.values.context === undefined ? {} : { context: flags.values.context }),
     allowDirty: flags.switches.has("allow-dirty"),
+    undo: flags.switches.has("undo"),
   };
   const reports: StepReport[] = [];
   for (const step of spec.steps) {

@@ -76,7 +76,7 @@ async function kubectlJson<T>(args: string[], namespace: string, deployment: str
 
 export async function getDeployment(namespace: string, name: string): Promise<DeploymentInfo> {
   const d = await kubectlJson<K8sDeployment>(
-    ["get", "deployment", name, "-n", namespace, "-o", "json"],
+    ["get", "deployment", "-n", namespace, "-o", "json", "--", name],
     namespace,
     name,
   );

@@ -4,6 +4,7 @@
  * One shape for the readable report and for `--json`.
  */
 import { CliError, errorLine } from "../lib/cli";
+import { terminalSafe, terminalSafeJson } from "../lib/terminal-safe";
 
 /** A failed step: thrown by the step, caught by the command, printed as detail + fix. */
 export class StepFailure extends CliError {
@@ -31,7 +32,7 @@ export interface StepReport {
 
 /** Progress goes to stderr, always: stdout is for the report (and must stay pure JSON). */
 export const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${terminalSafe(line)}\n`);
 };
 
 export function renderStepText(reports: StepReport[]): string {
@@ -48,12 +49,13 @@ export function renderStepText(reports: StepReport[]): string {
       lines.push(`    fix: ${r.error?.fix ?? ""}`);
     }
   }
-  return lines.join("\n") + "\n";
+  // Messages and details quote pod logs, events and tool output.
+  return terminalSafe(lines.join("\n")) + "\n";
 }
 
 export function renderStepJson(reports: StepReport[]): string {
   const ok = reports.every((r) => r.ok);
-  return JSON.stringify({ ok, steps: reports }, null, 2) + "\n";
+  return terminalSafeJson(JSON.stringify({ ok, steps: reports }, null, 2)) + "\n";
 }
 
 /** Runs a step, turning a StepFailure (or any error) into a failed report. */

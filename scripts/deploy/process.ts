@@ -7,7 +7,19 @@ import { CliError, firstLine } from "../lib/cli";
 import { runTool as run, type ToolRun, type ToolRunOptions } from "../lib/run-tool";
 
 export type ToolResult = ToolRun;
-export type ToolOptions = Omit<ToolRunOptions, "timeoutMs">;
+export type ToolOptions = ToolRunOptions;
+
+/**
+ * How long each tool may run when the caller names no deadline: every tool has one, and a
+ * tool past it is killed with its whole process group (exit 124).
+ */
+export const TOOL_DEADLINES_MS: Record<string, number> = {
+  git: 60_000,
+  kubectl: 120_000,
+  docker: 10 * 60_000,
+  pulumi: 30 * 60_000,
+};
+const FALLBACK_DEADLINE_MS = 10 * 60_000;
 
 /** How to get each tool when it is missing: the one-line fix. */
 export const INSTALL_HINTS: Record<string, string> = {
@@ -15,6 +27,7 @@ export const INSTALL_HINTS: Record<string, string> = {
   kubectl:
     "install kubectl (https://kubernetes.io/docs/tasks/tools/) and point it at the cluster: aws eks update-kubeconfig --name <cluster>",
   git: "install git (apt-get install git)",
+  pulumi: "install the Pulumi CLI (curl -fsSL https://get.pulumi.com | sh), then: pulumi login",
 };
 
 /**
@@ -26,7 +39,10 @@ export async function runTool(
   args: readonly string[],
   opts: ToolOptions = {},
 ): Promise<ToolResult> {
-  const result = await run(tool, args, opts);
+  const result = await run(tool, args, {
+    ...opts,
+    timeoutMs: opts.timeoutMs ?? TOOL_DEADLINES_MS[tool] ?? FALLBACK_DEADLINE_MS,
+  });
   if (result.code === 127 && /command not found|No such file or directory/.test(result.stderr))
     throw new CliError(`${tool} not found on PATH: ${INSTALL_HINTS[tool] ?? `install ${tool}`}`, 127);
   return result;

@@ -6,7 +6,7 @@
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { registryLogin, registryOf } from "./ecr";
 import { StepFailure } from "./outcome";
-import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail } from "./process";
+import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail, type ToolResult } from "./process";
 
 export interface PushOptions {
   client: ECRClient;
@@ -54,9 +54,26 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
 
   const loggedIn = await runTool(
     "docker",
-    ["login", "--username", login.username, "--password-stdin", login.registry],
-    { input: login.password },
+    ["login", "--username", login.username, "--password-stdin", "--", login.registry],
+    { input: login.password, timeoutMs: 120_000 },
   );
+  // docker keeps the password in ~/.docker/config.json (unless a credential helper holds it):
+  // a 12-hour ECR token left on disk. Log out again, whatever happens to the push.
+  try {
+    return await tagAndPush(opts, target, loggedIn);
+  } finally {
+    const out = await runTool("docker", ["logout", "--", registry], { timeoutMs: 60_000 }).catch(
+      () => undefined,
+    );
+    if (out !== undefined && out.code !== 0)
+      process.stderr.write(
+        `warning: docker logout ${registry} failed: ${failureLine(out)}; run it yourself\n`,
+      );
+  }
+}
+
+async function tagAndPush(opts: PushOptions, target: string, loggedIn: ToolResult): Promise<PushResult> {
+  const registry = registryOf(opts.repositoryUrl);
   if (loggedIn.code !== 0) {
     throw new StepFailure(
       `docker login to ${registry} failed: ${failureLine(loggedIn)}`,
@@ -67,7 +84,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   }
 
   if (target !== opts.image) {
-    const tagged = await runTool("docker", ["tag", opts.image, target]);
+    const tagged = await runTool("docker", ["tag", "--", opts.image, target], { timeoutMs: 60_000 });
     if (tagged.code !== 0) {
       throw new StepFailure(
         `docker tag ${opts.image} ${target} failed: ${failureLine(tagged)}`,
@@ -76,7 +93,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     }
   }
 
-  const pushed = await runTool("docker", ["push", target], { echo: opts.echo });
+  const pushed = await runTool("docker", ["push", "--", target], { echo: opts.echo, timeoutMs: 20 * 60_000 });
   if (pushed.code !== 0) {
     const line = failureLine(pushed);
     const fix = dockerDaemonDown(pushed)

@@ -10,14 +10,15 @@ import { buildImage, gitState, type BuildResult } from "./build";
 import { ecrClient, repositoryUrlOf } from "./ecr";
 import { StepFailure, progress } from "./outcome";
 import { pushImage, tagOf, type PushResult } from "./push-image";
-import { isDigestRef, rollout, type RolloutResult } from "./rollout-deployment";
+import { rollout, type RolloutResult } from "./rollout-deployment";
 import type { DeployTargets } from "./targets";
+import { terminalSafe } from "../lib/terminal-safe";
 
 /** The repository root (scripts/deploy/..): the default build context. */
 export const REPO_ROOT = path.join(__dirname, "..", "..");
 
 /** Echo a tool's own output (docker build layers...) only where a person watches. */
-const echo = process.stderr.isTTY ? (chunk: string) => process.stderr.write(chunk) : undefined;
+const echo = process.stderr.isTTY ? (chunk: string) => process.stderr.write(terminalSafe(chunk)) : undefined;
 
 export interface StepInputs {
   targets: DeployTargets;
@@ -26,6 +27,8 @@ export interface StepInputs {
   /** --context */
   context?: string;
   allowDirty?: boolean;
+  /** --undo: back to the stack's recorded previous image. */
+  undo?: boolean;
   /** ECR client override (tests); default one for targets.region. */
   ecr?: ECRClient;
 }
@@ -75,47 +78,85 @@ export async function pushStep(inputs: StepInputs): Promise<PushResult> {
   return pushImage({ client, repositoryUrl: url, image, echo });
 }
 
-/** `<repo>:<tag>` -> `<repo>@sha256:...` through ECR DescribeImages. */
-async function digestRefOf(client: ECRClient, url: string, image: string): Promise<string> {
-  const tag = tagOf(image);
-  const repoUrl = tag === undefined ? image : image.slice(0, image.length - tag.length - 1);
-  const repositoryName = repoUrl.split("/").slice(1).join("/");
-  if (tag === undefined || repositoryName === "" || !repoUrl.includes(".")) {
+/** Splits `<repo>[:<tag>][@sha256:<digest>]`. */
+function imageParts(image: string): { repo: string; tag?: string; digest?: string } {
+  const at = image.indexOf("@");
+  const digest = at === -1 ? undefined : image.slice(at + 1);
+  const named = at === -1 ? image : image.slice(0, at);
+  const tag = tagOf(named);
+  return { repo: tag === undefined ? named : named.slice(0, named.length - tag.length - 1), tag, digest };
+}
+
+/**
+ * The image as the stack config records it, `<repo>:<tag>@sha256:<digest>`, checked against
+ * ECR: the digest pins what runs (a tag can be pushed anew elsewhere), the tag is what the
+ * lifecycle policy protects. A tag is resolved to its digest; a digest to its tag.
+ */
+async function taggedDigestRefOf(client: ECRClient, url: string, image: string): Promise<string> {
+  const { repo, tag, digest } = imageParts(image);
+  const repositoryName = repo.split("/").slice(1).join("/");
+  if ((tag === undefined && digest === undefined) || repositoryName === "" || !repo.includes(".")) {
     throw new StepFailure(
-      `cannot find the digest of ${image}`,
-      `roll out by digest (push prints it): npm run rollout -- --image ${url}@sha256:<digest>`,
+      `cannot tell which image ${image} is: name it <repositoryUrl>:<tag> (push prints it)`,
+      `npm run rollout -- --stack <stack> --image ${url}:<tag>`,
     );
   }
+  let details;
   try {
     const out = await client.send(
-      new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag: tag }] }),
+      new DescribeImagesCommand({
+        repositoryName,
+        imageIds: [digest !== undefined ? { imageDigest: digest } : { imageTag: tag! }],
+      }),
     );
-    const digest = out.imageDetails?.[0]?.imageDigest;
-    if (digest) return `${repoUrl}@${digest}`;
+    details = out.imageDetails?.[0];
   } catch (err) {
     if (awsErrorName(err) !== "ImageNotFoundException" && awsErrorName(err) !== "RepositoryNotFoundException")
       throw new StepFailure(`could not look up ${image} in ECR: ${errorLine(err)}`, "npm run doctor");
   }
-  throw new StepFailure(
-    `${image} is not in the repository`,
-    "push it first: npm run push  (or build, push and roll out in one: npm run update-backend)",
-  );
+  if (!details?.imageDigest) {
+    throw new StepFailure(
+      `${image} is not in the repository`,
+      "push it first: npm run push  (or build, push and roll out in one: npm run update-backend)",
+    );
+  }
+  const tags = details.imageTags ?? [];
+  if (tag !== undefined && !tags.includes(tag)) {
+    throw new StepFailure(
+      `${image}: the repository's image ${details.imageDigest} is not tagged ${tag} (it has: ${tags.join(", ") || "no tag"})`,
+      `name the image by its tag alone: npm run rollout -- --image ${repo}:<tag>`,
+    );
+  }
+  const chosen = tag ?? tags.find((t) => /^[0-9a-f]{12}/.test(t)) ?? tags[0];
+  if (chosen === undefined) {
+    throw new StepFailure(
+      `${image} has no tag, and the lifecycle policy protects the running image by its tag`,
+      "push it with a tag (npm run push tags it with its commit), then roll that out",
+    );
+  }
+  return `${repo}:${chosen}@${details.imageDigest}`;
 }
 
 export async function rolloutStep(inputs: StepInputs): Promise<RolloutResult> {
   const { targets } = inputs;
-  let image = inputs.image;
-  if (image === undefined || !isDigestRef(image)) {
-    // A tag can be moved; the deployment is pinned to the digest the tag has now.
+  if (targets.stack === undefined) {
+    throw new StepFailure(
+      "rollout records the image in the stack's config and runs pulumi up: it needs the stack",
+      `name it: npm run rollout -- --stack <stack>${inputs.undo ? " --undo" : ""}`,
+    );
+  }
+  let image: string | undefined;
+  if (!inputs.undo) {
     const client = inputs.ecr ?? ecrClient(targets.region);
     const url = await repositoryUrl(inputs, client);
-    image = await digestRefOf(client, url, image ?? (await imageOfHead(inputs, url, "rollout")));
+    image = await taggedDigestRefOf(client, url, inputs.image ?? (await imageOfHead(inputs, url, "rollout")));
   }
   return rollout({
+    stack: targets.stack,
+    projectDir: REPO_ROOT,
     namespace: targets.namespace,
     deployment: targets.deploymentName,
-    container: targets.container,
-    image,
+    ...(image === undefined ? {} : { image }),
     timeout: targets.timeout,
     echo,
     progress,

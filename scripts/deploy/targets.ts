@@ -4,7 +4,6 @@
  *
  *   --repository-url URL   env BACKEND_REPOSITORY_URL, stack output repositoryUrl, else looked
  *                          up in ECR by --repository (push) or the bare repository name (build)
- *   --container NAME       env BACKEND_CONTAINER, else backend
  *   --timeout DURATION     env ROLLOUT_TIMEOUT, else 5m
  */
 import {
@@ -16,18 +15,13 @@ import {
   type StackOutputs,
   type Targets,
 } from "../lib/cli";
-import { DEFAULT_CONTAINER, DEFAULT_TIMEOUT } from "./rollout-deployment";
+import { DEFAULT_TIMEOUT } from "./rollout-deployment";
 
 export const DEPLOY_FLAGS = {
   "repository-url": {
     kind: "value",
     arg: "URL",
     help: "ECR repository URL (env BACKEND_REPOSITORY_URL, stack output repositoryUrl, else looked up by --repository)",
-  },
-  container: {
-    kind: "value",
-    arg: "NAME",
-    help: "container to update (env BACKEND_CONTAINER, else backend)",
   },
   timeout: {
     kind: "value",
@@ -37,7 +31,11 @@ export const DEPLOY_FLAGS = {
   image: {
     kind: "value",
     arg: "REF",
-    help: "image to use instead of the one built from this commit",
+    help: "image to use instead of the one built from this commit (<repositoryUrl>:<tag>, @sha256:<digest> or both)",
+  },
+  undo: {
+    kind: "switch",
+    help: "go back to the image before the last rollout (co-intelligence:previousImage of the stack)",
   },
   context: {
     kind: "value",
@@ -52,7 +50,6 @@ export const DEPLOY_FLAGS = {
 
 export interface DeployTargets extends Targets {
   repositoryUrl?: string;
-  container: string;
   timeout: string;
 }
 
@@ -95,7 +92,6 @@ export function resolveDeployTargets(
   return {
     ...targets,
     ...(repositoryUrl === undefined ? {} : { repositoryUrl }),
-    container: pick("container", "BACKEND_CONTAINER") ?? DEFAULT_CONTAINER,
     timeout,
   };
 }

@@ -14,9 +14,26 @@ if ! python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 
   missing=1
 fi
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  say "moto_server is required for the AWS tests: pip install 'moto[server]'"
-  missing=1
+# moto_server is used from PATH, else from the project-local .venv; when neither has it, it is
+# installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'), since
+# Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
+# That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
+venv="$(cd "$(dirname "$0")/../.." && pwd)/.venv"
+moto_fix="python3 -m venv .venv && .venv/bin/pip install 'moto[server]'  (or: pipx install 'moto[server]')"
+if ! command -v moto_server >/dev/null 2>&1 && [ ! -x "$venv/bin/moto_server" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's python3-venv to create .venv (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null) || true
+  fi
+  say "moto_server is not installed: installing moto[server] into $venv (first run only, about a minute)..."
+  if python3 -m venv "$venv" >/dev/null 2>&1 &&
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' >&2 &&
+    [ -x "$venv/bin/moto_server" ]; then
+    say "moto_server installed in .venv"
+  else
+    say "could not install moto_server into .venv (no PyPI access?); run where PyPI is reachable: $moto_fix"
+    missing=1
+  fi
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -12,6 +12,7 @@ import { STSClient } from "@aws-sdk/client-sts";
 import { lambdaInvokeClient, makeClient } from "../lib/aws";
 import { Targets } from "../lib/cli";
 import { KubeLookup, Kubectl } from "./kubectl";
+import { command } from "../lib/shell";
 
 export interface DoctorContext {
   targets: Targets;
@@ -57,7 +58,18 @@ export function fixesFor(t: Targets): Fixes {
     pulumiUp: `pulumi up --stack ${stack}`,
     rollout: `npm run rollout -- ${stackFlag}`,
     updateBackend: `npm run update-backend -- ${stackFlag}`,
-    logs: `npm run logs -- --function ${t.functionName} --region ${t.region} --since ${t.sinceMinutes}`,
+    logs: command(
+      "npm",
+      "run",
+      "logs",
+      "--",
+      "--function",
+      t.functionName,
+      "--region",
+      t.region,
+      "--since",
+      t.sinceMinutes,
+    ),
     stackFlag,
   };
 }

@@ -13,6 +13,7 @@ import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { KubeDeployment, KubeLookup, backendContainer } from "./kubectl";
+import { command } from "../lib/shell";
 
 export const ecrRepository: Check<DoctorContext> = {
   id: "ecr-repository",
@@ -42,13 +43,33 @@ export const ecrRepository: Check<DoctorContext> = {
     if (!repo.imageTagMutability?.startsWith("IMMUTABLE")) {
       problems.push(`tags must be IMMUTABLE, found ${repo.imageTagMutability}`);
       fixes.push(
-        `aws ecr put-image-tag-mutability --repository-name ${name} --region ${region} --image-tag-mutability IMMUTABLE`,
+        command(
+          "aws",
+          "ecr",
+          "put-image-tag-mutability",
+          "--repository-name",
+          name,
+          "--region",
+          region,
+          "--image-tag-mutability",
+          "IMMUTABLE",
+        ),
       );
     }
     if (repo.imageScanningConfiguration?.scanOnPush !== true) {
       problems.push("scan on push must be on, found off");
       fixes.push(
-        `aws ecr put-image-scanning-configuration --repository-name ${name} --region ${region} --image-scanning-configuration scanOnPush=true`,
+        command(
+          "aws",
+          "ecr",
+          "put-image-scanning-configuration",
+          "--repository-name",
+          name,
+          "--region",
+          region,
+          "--image-scanning-configuration",
+          "scanOnPush=true",
+        ),
       );
     }
     if (problems.length === 0) return pass(`${repo.repositoryUri} (IMMUTABLE, scan on push)`);
@@ -63,10 +84,12 @@ export const ecrRepository: Check<DoctorContext> = {
 export function deploymentOf(ctx: DoctorContext): Promise<KubeLookup> {
   const { namespace, deploymentName } = ctx.targets;
   ctx.found.deployment ??= ctx.kubectl.getJson<KubeDeployment>(
-    ["deployment", deploymentName, "-n", namespace],
+    ["deployment", "-n", namespace, "--", deploymentName],
     {
       detail: `no deployment ${deploymentName} in namespace ${namespace}`,
-      fix: `${ctx.fix.pulumiUp}   (or pass where the backend runs: --namespace NS --deployment NAME)`,
+      fix:
+        `${ctx.fix.pulumiUp}; before the first rollout there is no Deployment: ${ctx.fix.updateBackend}` +
+        `   (or pass where the backend runs: --namespace NS --deployment NAME)`,
     },
   );
   return ctx.found.deployment;
@@ -75,7 +98,12 @@ export function deploymentOf(ctx: DoctorContext): Promise<KubeLookup> {
 /** `<uri>@sha256:...` or `<uri>:tag` -> the image id within `<uri>`, else undefined. */
 export function imageInRepository(image: string, repositoryUri: string): ImageIdentifier | undefined {
   if (image.startsWith(`${repositoryUri}@`)) return { imageDigest: image.slice(repositoryUri.length + 1) };
-  if (image.startsWith(`${repositoryUri}:`)) return { imageTag: image.slice(repositoryUri.length + 1) };
+  if (image.startsWith(`${repositoryUri}:`)) {
+    // `<uri>:<tag>@sha256:...` (what rollout records): the digest is what runs.
+    const rest = image.slice(repositoryUri.length + 1);
+    const at = rest.indexOf("@");
+    return at === -1 ? { imageTag: rest } : { imageDigest: rest.slice(at + 1) };
+  }
   if (image === repositoryUri) return { imageTag: "latest" };
   return undefined;
 }
@@ -123,7 +151,7 @@ export const ecrImage: Check<DoctorContext> = {
     } catch (err) {
       if (awsErrorName(err) === "ScanNotFoundException") {
         return skip(
-          `${image} is in the repository but has no scan results yet (start one: aws ecr start-image-scan --repository-name ${name} --region ${region} --image-id ${idArg})`,
+          `${image} is in the repository but has no scan results yet (start one: ${command("aws", "ecr", "start-image-scan", "--repository-name", name, "--region", region, "--image-id", idArg)})`,
         );
       }
       throw err;
@@ -135,7 +163,7 @@ export const ecrImage: Check<DoctorContext> = {
     if (critical === 0) return pass(`${image}: no critical findings${summary ? ` (${summary})` : ""}`);
     return fail(
       `${image}: ${critical} critical finding(s) (${summary})`,
-      `see them: aws ecr describe-image-scan-findings --repository-name ${name} --region ${region} --image-id ${idArg}; ` +
+      `see them: ${command("aws", "ecr", "describe-image-scan-findings", "--repository-name", name, "--region", region, "--image-id", idArg)}; ` +
         `rebuild on a patched base image and roll it out: ${ctx.fix.updateBackend}`,
     );
   },

@@ -9,6 +9,7 @@ import { awsErrorName, isAccessDenied, parseArn } from "../lib/aws";
 import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
+import { command } from "../lib/shell";
 
 /** The sandbox's defaults and limits (lambda/sandbox/config.py; CONTRACT.md section 1). */
 export const SANDBOX = {
@@ -20,7 +21,12 @@ export const SANDBOX = {
     "os", "sys", "subprocess", "socket", "ctypes", "importlib", "builtins", "gc", "inspect", "posix", "io",
     "pathlib", "shutil", "signal", "threading", "_thread", "multiprocessing", "pickle", "marshal", "code", "types",
   ]), // prettier-ignore
-  requiredEnv: ["SANDBOX_ALLOWED_MODULES", "SANDBOX_TIMEOUT_MS", "SANDBOX_MAX_OUTPUT_BYTES"],
+  /** What each numeric variable accepts (lambda/sandbox/config.py); unset means the default. */
+  ranges: {
+    SANDBOX_TIMEOUT_MS: [1, 900_000],
+    SANDBOX_MAX_OUTPUT_BYTES: [1, 6 * 1024 * 1024],
+    SANDBOX_MEMORY_MB: [1, 10_240],
+  },
 } as const;
 
 export const awsIdentity: Check<DoctorContext> = {
@@ -80,13 +86,13 @@ export const functionState: Check<DoctorContext> = {
     if (state === "Pending" || update === "InProgress") {
       return fail(
         `${found}: an update is still running`,
-        `wait for it: aws lambda wait function-updated-v2 --function-name ${name} --region ${ctx.targets.region}, then run doctor again`,
+        `wait for it: ${command("aws", "lambda", "wait", "function-updated-v2", "--function-name", name, "--region", ctx.targets.region)}, then run doctor again`,
       );
     }
     if (state === "Inactive") {
       return fail(
         `${found}: idle functions in a VPC go Inactive and the next invoke reactivates them`,
-        `aws lambda invoke --function-name ${name} --region ${ctx.targets.region} --cli-binary-format raw-in-base64-out --payload '{"code":"print(1)"}' /dev/stdout   (then run doctor again)`,
+        `${command("aws", "lambda", "invoke", "--function-name", name, "--region", ctx.targets.region, "--cli-binary-format", "raw-in-base64-out", "--payload", '{"code":"print(1)"}', "/dev/stdout")}   (then run doctor again)`,
       );
     }
     return fail(found, `fix the cause named above, then: ${ctx.fix.pulumiUp}`);
@@ -109,22 +115,21 @@ export function configProblems(fn: {
       `runtime must be python3.${SANDBOX.minPythonMinor} or later, found ${fn.Runtime ?? "none (image?)"}`,
     );
   }
-  const positiveInt = (name: string): number | undefined => {
+  // CONTRACT section 1: every SANDBOX_* variable is optional; an unset one means its default,
+  // which is healthy. A set one must hold a value the sandbox accepts.
+  const wholeNumber = (name: keyof typeof SANDBOX.ranges): number | undefined => {
     const raw = env[name];
-    if (raw === undefined || raw.trim() === "") return undefined;
-    if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) < 1) {
-      problems.push(`${name} must be a positive whole number, found ${JSON.stringify(raw)}`);
+    if (raw === undefined) return undefined;
+    const [min, max] = SANDBOX.ranges[name];
+    if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, found ${JSON.stringify(raw)}`);
       return undefined;
     }
     return Number(raw);
   };
-  for (const name of SANDBOX.requiredEnv) {
-    if (env[name] === undefined || env[name].trim() === "")
-      problems.push(`environment must set ${name}, it is missing`);
-  }
-  const limitMs = positiveInt("SANDBOX_TIMEOUT_MS") ?? SANDBOX.defaultTimeoutMs;
-  positiveInt("SANDBOX_MAX_OUTPUT_BYTES");
-  const sandboxMemory = positiveInt("SANDBOX_MEMORY_MB");
+  const limitMs = wholeNumber("SANDBOX_TIMEOUT_MS") ?? SANDBOX.defaultTimeoutMs;
+  wholeNumber("SANDBOX_MAX_OUTPUT_BYTES");
+  const sandboxMemory = wholeNumber("SANDBOX_MEMORY_MB");
   const timeout = fn.Timeout ?? 3;
   if (timeout * 1000 < limitMs) {
     problems.push(
@@ -143,6 +148,13 @@ export function configProblems(fn: {
     .split(",")
     .map((m) => m.trim())
     .filter(Boolean);
+  if (env.SANDBOX_ALLOWED_MODULES !== undefined) {
+    const bad = modules.filter((m) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m));
+    if (modules.length === 0 || bad.length > 0)
+      problems.push(
+        `SANDBOX_ALLOWED_MODULES must be comma-separated module names, found ${JSON.stringify(env.SANDBOX_ALLOWED_MODULES)}`,
+      );
+  }
   const dangerous = modules.filter((m) => SANDBOX.forbiddenModules.has(m));
   if (dangerous.length > 0) {
     problems.push(
@@ -163,9 +175,18 @@ export const functionConfig: Check<DoctorContext> = {
     const fn = ctx.found.fn!;
     const problems = configProblems({ ...fn, reservedConcurrency: ctx.found.reservedConcurrency });
     const summary = `${fn.Runtime}, ${fn.Timeout} s, ${fn.MemorySize} MB`;
-    if (problems.length === 0) return pass(`${summary}, SANDBOX_* set`);
+    const unset = [
+      "SANDBOX_ALLOWED_MODULES",
+      "SANDBOX_TIMEOUT_MS",
+      "SANDBOX_MAX_OUTPUT_BYTES",
+      "SANDBOX_MEMORY_MB",
+    ].filter((name) => fn.Environment?.Variables?.[name] === undefined);
+    if (problems.length === 0)
+      return pass(
+        `${summary}, SANDBOX_* valid${unset.length > 0 ? ` (defaults for ${unset.join(", ")})` : ""}`,
+      );
     const timeoutFix = problems.some((p) => p.startsWith("timeout"))
-      ? `   (or now: aws lambda update-function-configuration --function-name ${ctx.targets.functionName} --region ${ctx.targets.region} --timeout ${Math.ceil(sandboxLimitMs(fn) / 1000) + 5})`
+      ? `   (or now: ${command("aws", "lambda", "update-function-configuration", "--function-name", ctx.targets.functionName, "--region", ctx.targets.region, "--timeout", Math.ceil(sandboxLimitMs(fn) / 1000) + 5)})`
       : "";
     return fail(`${summary}: ${problems.join("; ")}`, `${ctx.fix.pulumiUp}${timeoutFix}`);
   },

@@ -8,6 +8,7 @@ import { awsErrorName, isAccessDenied } from "../lib/aws";
 import { errorLine } from "../lib/cli";
 import { Check, Outcome, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
+import { command } from "../lib/shell";
 
 interface SandboxResponse {
   ok?: boolean;
@@ -50,7 +51,7 @@ async function invoke(ctx: DoctorContext, code: string): Promise<InvokeResult> {
         kind: "problem",
         outcome: fail(
           `throttled: ${errorLine(err)}`,
-          `raise the function's concurrency: aws lambda put-function-concurrency --function-name ${ctx.targets.functionName} --reserved-concurrent-executions 10 (or the stack's reservedConcurrency, then ${ctx.fix.pulumiUp})`,
+          `raise the stack's co-intelligence:reservedConcurrency, then ${ctx.fix.pulumiUp} (or now: ${command("aws", "lambda", "put-function-concurrency", "--function-name", ctx.targets.functionName, "--reserved-concurrent-executions", 20)})`,
         ),
       };
     }

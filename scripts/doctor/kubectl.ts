@@ -49,7 +49,32 @@ const NO_ACCESS =
   /forbidden|unauthorized|you must be logged in|connection refused|no configuration has been provided|couldn't get current server API group|Unable to connect|i\/o timeout|context deadline exceeded|current-context is not set|getting credentials|exec plugin/i;
 
 export class Kubectl {
+  private noCluster?: Promise<string | undefined>;
+
   constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /**
+   * Why kubectl has no cluster to ask, or undefined. Without a kubeconfig context (and outside
+   * a pod), kubectl falls back to http://localhost:8080: on a developer's machine that is where
+   * `npm start` serves the chat backend, whose 404s kubectl reports as "not found", and doctor
+   * would send on-call after a deployment that was never looked for.
+   */
+  noClusterReason(): Promise<string | undefined> {
+    this.noCluster ??= (async () => {
+      if (this.env.KUBERNETES_SERVICE_HOST) return undefined; // in a pod: its service account's config
+      const current = await exec("kubectl", ["config", "current-context"], {
+        env: this.env,
+        timeoutMs: 20000,
+      });
+      if (current.code === 0 && current.stdout.trim() !== "") return undefined;
+      return (
+        `no cluster configured: kubectl has no current context (${lastLine(current.stderr) || "none set"}), and ` +
+        "would talk to http://localhost:8080 instead, where npm start serves the chat, not a cluster; " +
+        "point it at the cluster: aws eks update-kubeconfig --name <cluster> --region <region>"
+      );
+    })();
+    return this.noCluster;
+  }
 
   get available(): boolean {
     return findOnPath("kubectl", this.env) !== undefined;
@@ -63,7 +88,15 @@ export class Kubectl {
         detail: "kubectl is not on PATH (install it, then: aws eks update-kubeconfig --name <cluster>)",
       };
     }
-    const result = await exec("kubectl", ["get", ...args, "-o", "json", "--request-timeout=15s"], {
+    const noCluster = await this.noClusterReason();
+    if (noCluster !== undefined) return { status: "skip", detail: noCluster };
+    // Flags first, then the caller's words, which end with `--` before any name.
+    const dashes = args.indexOf("--");
+    const ordered =
+      dashes === -1
+        ? [...args, "-o", "json"]
+        : [...args.slice(0, dashes), "-o", "json", ...args.slice(dashes)];
+    const result = await exec("kubectl", ["get", "--request-timeout=15s", ...ordered], {
       env: this.env,
       timeoutMs: 20000,
     });

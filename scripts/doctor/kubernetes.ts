@@ -8,6 +8,7 @@ import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { deploymentOf, imageInRepository } from "./ecr";
 import { ContainerStatus, KubePod, backendContainer, labelSelector } from "./kubectl";
+import { command } from "../lib/shell";
 
 /** Waiting reasons that mean a pod will not get better by waiting. */
 const STUCK = new Set([
@@ -71,15 +72,42 @@ export const deploymentReady: Check<DoctorContext> = {
         }
       } else if (problems.length > 0) problems.push(`pods not readable: ${pods.detail}`);
     }
+    const metrics = await metricsApiNote(ctx);
     if (problems.length === 0)
-      return pass(`${ready}/${wanted} replicas ready in ${namespace}/${deploymentName}`);
+      return pass(
+        `${ready}/${wanted} replicas ready in ${namespace}/${deploymentName}${metrics ? `; ${metrics}` : ""}`,
+      );
+    if (metrics) problems.push(metrics);
     const looping = problems.some((p) => /CrashLoopBackOff|restarts/.test(p));
     const fix = looping
-      ? `see why: kubectl logs deployment/${deploymentName} -n ${namespace} --previous   then go back to the last good image: kubectl rollout undo deployment/${deploymentName} -n ${namespace}   (or roll out a fixed one: ${ctx.fix.rollout})`
-      : `see why: kubectl describe pods -n ${namespace} -l ${selector ?? `app=${deploymentName}`}   (then: ${ctx.fix.rollout})`;
+      ? `see why: ${command("kubectl", "logs", `deployment/${deploymentName}`, "-n", namespace, "--previous")}   then go back to the last good image: ${ctx.fix.rollout} --undo   (or roll out a fixed one: ${ctx.fix.updateBackend})`
+      : `see why: ${command("kubectl", "describe", "pods", "-n", namespace, "-l", selector ?? `app=${deploymentName}`)}   (then: ${ctx.fix.rollout})`;
     return fail(`expected ${wanted}/${wanted} ready and no restarts, found: ${problems.join("; ")}`, fix);
   },
 };
+
+/**
+ * The HorizontalPodAutoscaler reads CPU from the metrics API, which EKS does not install: without
+ * metrics-server the autoscaler silently never scales. A note for deployment-ready's detail,
+ * or undefined when the API answers (or kubectl cannot tell).
+ */
+async function metricsApiNote(ctx: DoctorContext): Promise<string | undefined> {
+  const api = await ctx.kubectl.getJson<{
+    status?: { conditions?: { type?: string; status?: string; message?: string }[] };
+  }>(["apiservice", "--", "v1beta1.metrics.k8s.io"], { detail: "no metrics API", fix: "" });
+  const install =
+    "install metrics-server: aws eks create-addon --cluster-name <cluster> --addon-name metrics-server " +
+    "(or kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml)";
+  if (api.status === "fail") {
+    return `the autoscaler cannot scale: the metrics API (v1beta1.metrics.k8s.io) is missing; ${install}`;
+  }
+  if (api.status === "ok") {
+    const available = api.value.status?.conditions?.find((c) => c.type === "Available");
+    if (available?.status !== "True")
+      return `the autoscaler cannot scale: the metrics API is not available (${available?.message ?? "no status"}); ${install}`;
+  }
+  return undefined;
+}
 
 export const deploymentImage: Check<DoctorContext> = {
   id: "deployment-image",
@@ -114,14 +142,14 @@ export const backendReady: Check<DoctorContext> = {
       const cause = (err as { cause?: unknown }).cause;
       return fail(
         `GET ${target} failed: ${errorLine(cause ?? err)}`,
-        `check the URL and that the service is reachable: kubectl get svc,ingress -n ${namespace}; kubectl logs deployment/${deploymentName} -n ${namespace}`,
+        `check the URL and that the service is reachable: ${command("kubectl", "get", "svc,ingress", "-n", namespace)}; ${command("kubectl", "logs", `deployment/${deploymentName}`, "-n", namespace)}`,
       );
     }
     const body = (await res.text()).replace(/\s+/g, " ").trim().slice(0, 300);
     if (res.status === 200) return pass(`GET ${target} -> 200`);
     return fail(
       `GET ${target} -> ${res.status}${body ? `: ${body}` : ""}`,
-      `the answer names what configuration is missing; set it (${ctx.fix.pulumiUp}) and see: kubectl logs deployment/${deploymentName} -n ${namespace}`,
+      `the answer names what configuration is missing; set it (${ctx.fix.pulumiUp}) and see: ${command("kubectl", "logs", `deployment/${deploymentName}`, "-n", namespace)}`,
     );
   },
 };

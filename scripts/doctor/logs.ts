@@ -11,6 +11,7 @@ import { errorLine } from "../lib/cli";
 import { filterEvents, functionNameOf, logGroupOf } from "../lib/function-logs";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
+import { command } from "../lib/shell";
 
 /** What counts as trouble in the function's logs. */
 export const TROUBLE_PATTERNS = [
@@ -109,7 +110,7 @@ export const functionLogs: Check<DoctorContext> = {
       `${window}: ${problems.join("; ")}`,
       `read them: ${ctx.fix.logs}` +
         (throttled
-          ? `; for throttles raise concurrency: aws lambda put-function-concurrency --function-name ${ctx.targets.functionName} --reserved-concurrent-executions N`
+          ? `; for throttles raise the stack's co-intelligence:reservedConcurrency (then ${ctx.fix.pulumiUp}), or now: ${command("aws", "lambda", "put-function-concurrency", "--function-name", ctx.targets.functionName, "--reserved-concurrent-executions")} N`
           : "") +
         "; README: Troubleshoot lists the usual causes",
     );

@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { Check, fail, pass } from "../lib/report";
 import { DoctorContext } from "./context";
+import { command } from "../lib/shell";
 
 /** Why a route leaves the VPC, or undefined when it stays inside. */
 export function leavingRoute(route: Route): string | undefined {
@@ -108,11 +109,13 @@ export const functionNetwork: Check<DoctorContext> = {
         if (why === undefined) continue;
         problems.push(`route table ${table.RouteTableId} routes ${why}`);
         const dest = route.DestinationCidrBlock
-          ? `--destination-cidr-block ${route.DestinationCidrBlock}`
+          ? ["--destination-cidr-block", route.DestinationCidrBlock]
           : route.DestinationIpv6CidrBlock
-            ? `--destination-ipv6-cidr-block ${route.DestinationIpv6CidrBlock}`
-            : `--destination-prefix-list-id ${route.DestinationPrefixListId}`;
-        fixes.push(`aws ec2 delete-route --route-table-id ${table.RouteTableId} ${dest}`);
+            ? ["--destination-ipv6-cidr-block", route.DestinationIpv6CidrBlock]
+            : ["--destination-prefix-list-id", route.DestinationPrefixListId ?? ""];
+        fixes.push(
+          command("aws", "ec2", "delete-route", "--route-table-id", table.RouteTableId ?? "", ...dest),
+        );
       }
     }
     if (groupIds.length === 0) problems.push("no security group attached");
@@ -122,7 +125,15 @@ export const functionNetwork: Check<DoctorContext> = {
         for (const rule of group.IpPermissionsEgress ?? []) {
           problems.push(`security group ${group.GroupId} allows egress: ${describeRule(rule)}`);
           fixes.push(
-            `aws ec2 revoke-security-group-egress --group-id ${group.GroupId} --ip-permissions '${JSON.stringify(stripEmpty(rule))}'`,
+            command(
+              "aws",
+              "ec2",
+              "revoke-security-group-egress",
+              "--group-id",
+              group.GroupId ?? "",
+              "--ip-permissions",
+              JSON.stringify(stripEmpty(rule)),
+            ),
           );
         }
       }

@@ -20,6 +20,7 @@ import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { functionArn } from "./function";
 import { Evaluation, NamedPolicy, evaluate, parsePolicyDocument } from "./iam-policy";
+import { command } from "../lib/shell";
 
 const ACTION = "lambda:InvokeFunction";
 
@@ -72,9 +73,20 @@ export const invokePermission: Check<DoctorContext> = {
   async run(ctx) {
     const roleName = ctx.targets.invokeRoleName;
     const arn = functionArn(ctx);
-    const fix =
-      `${ctx.fix.pulumiUp}   (or now: aws iam put-role-policy --role-name ${roleName} --policy-name invoke-code-executor ` +
-      `--policy-document '${JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ACTION, Resource: arn }] })}')`;
+    const fix = `${ctx.fix.pulumiUp}   (or now: ${command(
+      "aws",
+      "iam",
+      "put-role-policy",
+      "--role-name",
+      roleName,
+      "--policy-name",
+      "invoke-code-executor",
+      "--policy-document",
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: ACTION, Resource: arn }],
+      }),
+    )})`;
     let roleArn: string;
     try {
       roleArn = (await ctx.aws.iam.send(new GetRoleCommand({ RoleName: roleName }))).Role!.Arn!;

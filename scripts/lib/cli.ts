@@ -7,24 +7,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** A failure the user can fix; printed as one line (no stack trace) with this exit code. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = "CliError";
-  }
-}
+import { CliError, UsageError } from "./cli-error";
+import { nameProblem, type NameKind } from "./names";
+import { terminalSafe } from "./terminal-safe";
 
-/** Bad command line: exit 2, and the message ends with the `--help` hint. */
-export class UsageError extends CliError {
-  constructor(message: string, command: string) {
-    super(`${message} (see: npm run ${command} -- --help)`, 2);
-    this.name = "UsageError";
-  }
-}
+export { CliError, UsageError };
 
 export interface FlagSpec {
   /** Takes a value (`--flag value` / `--flag=value`) or is a switch. */
@@ -61,7 +48,7 @@ export const SHARED_FLAGS = {
   namespace: {
     kind: "value",
     arg: "NS",
-    help: "backend's Kubernetes namespace (env BACKEND_NAMESPACE, else default)",
+    help: "backend's Kubernetes namespace (env BACKEND_NAMESPACE, else co-intelligence)",
   },
   deployment: {
     kind: "value",
@@ -175,7 +162,8 @@ export const DEFAULTS = {
   functionName: "co-intelligence-code-executor",
   repositoryName: "co-intelligence-backend",
   invokeRoleName: "co-intelligence-eks-node-role",
-  namespace: "default",
+  // The namespace the Pulumi program creates (CONTRACT section 3).
+  namespace: "co-intelligence",
   deploymentName: "backend",
   sinceMinutes: 15,
 } as const;
@@ -199,6 +187,8 @@ const STACK_OUTPUTS = {
   invokeRoleName: "invokeRoleName",
   namespace: "namespace",
   deploymentName: "deploymentName",
+  // `https://<ingressHost>` when the stack has an Ingress.
+  url: "url",
 } as const;
 
 const FLAG_OF = {
@@ -210,6 +200,16 @@ const FLAG_OF = {
   deploymentName: "deployment",
   url: "url",
 } as const;
+
+/** The grammar each target must fit (scripts/lib/names.ts). */
+const NAME_KIND: Partial<Record<keyof typeof FLAG_OF, NameKind>> = {
+  region: "region",
+  functionName: "functionName",
+  repositoryName: "repositoryName",
+  invokeRoleName: "invokeRoleName",
+  namespace: "namespace",
+  deploymentName: "deployment",
+};
 
 export type StackOutputs = Record<string, unknown>;
 
@@ -224,25 +224,41 @@ export interface ResolveOptions {
 export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Targets {
   const env = opts.env ?? process.env;
   const stack = flags.values.stack;
+  if (stack !== undefined) {
+    const problem = nameProblem("stack", stack);
+    if (problem) throw new UsageError(`--stack ${problem}`, opts.command);
+  }
   const outputs = stack === undefined ? {} : (opts.readStack ?? readStackOutputs)(stack);
-  const pick = (key: keyof typeof FLAG_OF): string | undefined => {
+  /** The value and where it came from (named in an error about it). */
+  const source = (key: keyof typeof FLAG_OF): [string, string] | undefined => {
     const flag = flags.values[FLAG_OF[key]];
-    if (flag !== undefined) return flag;
+    if (flag !== undefined) return [flag, `--${FLAG_OF[key]}`];
     for (const name of ENV_VARS[key]) {
       const value = env[name];
-      if (value !== undefined && value !== "") return value;
+      if (value !== undefined && value !== "") return [value, name];
     }
     if (key in STACK_OUTPUTS) {
-      const value = outputs[STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS]];
-      if (typeof value === "string" && value !== "") return value;
+      const output = STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS];
+      const value = outputs[output];
+      if (typeof value === "string" && value !== "") return [value, `stack output ${output}`];
     }
-    return key in DEFAULTS ? DEFAULTS[key as keyof typeof DEFAULTS].toString() : undefined;
+    return key in DEFAULTS ? [DEFAULTS[key as keyof typeof DEFAULTS].toString(), "default"] : undefined;
   };
-  const url = pick("url");
-  if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
+  const pick = (key: keyof typeof FLAG_OF): string | undefined => {
+    const found = source(key);
+    if (found === undefined) return undefined;
+    const [value, from] = found;
+    const kind = NAME_KIND[key];
+    const problem = kind === undefined ? undefined : nameProblem(kind, value);
+    if (problem) throw new UsageError(`${FLAG_OF[key]} (from ${from}) ${problem}`, opts.command);
+    return value;
+  };
+  const urlSource = source("url");
+  const url = urlSource?.[0];
+  if (url !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) {
     throw new UsageError(
       `--url must be an http(s) URL like http://localhost:8080, got ${JSON.stringify(url)}` +
-        (flags.values.url === undefined ? " from BACKEND_URL" : ""),
+        (urlSource![1] === "--url" ? "" : ` from ${urlSource![1]}`),
       opts.command,
     );
   }
@@ -283,6 +299,9 @@ export function readStackOutputs(stack: string, env: NodeJS.ProcessEnv = process
   const result = spawnSync(pulumi, ["stack", "output", "--json", "--stack", stack], {
     encoding: "utf8",
     env,
+    // A hung backend login (or a network stall) must not hang the command.
+    timeout: 120_000,
+    killSignal: "SIGKILL",
   });
   if (result.error) throw new CliError(`could not run ${pulumi}: ${result.error.message}`);
   if (result.status !== 0) {
@@ -344,7 +363,7 @@ export async function runCommand(
     const code = await main(argv);
     process.exitCode = code ?? 0;
   } catch (err) {
-    process.stderr.write(`error: ${errorLine(err)}\n`);
+    process.stderr.write(`error: ${terminalSafe(errorLine(err))}\n`);
     if (process.env.DEBUG === "1" && err instanceof Error && err.stack)
       process.stderr.write(`${err.stack}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;

@@ -5,6 +5,7 @@
  * object on stdout), JUnit XML. Adding a check is adding one object.
  */
 import { errorLine } from "./cli";
+import { terminalSafe, terminalSafeJson } from "./terminal-safe";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -50,7 +51,53 @@ export interface RunOptions {
   /** Fix for a check that threw and has no fixOnError. */
   defaultFix?: string;
   now?: () => number;
+  /** A check that has no outcome after this long fails ("no result within ..."). Default: none. */
+  checkTimeoutMs?: number;
+  /**
+   * Stops the run: the check under way fails with the reason, the rest are skipped with it,
+   * and the report of what ran is returned (smoke writes it as JUnit even when killed).
+   */
+  signal?: AbortSignal;
 }
+
+/** The check's outcome, or a fail when its deadline or the run's stop comes first. */
+async function outcomeWithin<Ctx>(check: Check<Ctx>, ctx: Ctx, opts: RunOptions): Promise<Outcome> {
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const races: Promise<Outcome>[] = [check.run(ctx)];
+  if (opts.checkTimeoutMs !== undefined) {
+    const ms = opts.checkTimeoutMs;
+    races.push(
+      new Promise((resolve) =>
+        timers.push(
+          setTimeout(
+            () => resolve(fail(`no result within ${ms / 1000} s`, opts.defaultFix ?? "see the detail above")),
+            ms,
+          ),
+        ),
+      ),
+    );
+  }
+  let onAbort: (() => void) | undefined;
+  if (opts.signal !== undefined) {
+    const signal = opts.signal;
+    races.push(
+      new Promise((resolve) => {
+        onAbort = () => resolve(fail(`stopped: ${stopReason(signal)}`, opts.defaultFix ?? "run it again"));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    );
+  }
+  try {
+    return await Promise.race(races);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+const stopReason = (signal: AbortSignal): string =>
+  signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
 
 /** Runs the checks in order; never throws for a check's failure. */
 export async function runChecks<Ctx>(
@@ -65,13 +112,17 @@ export async function runChecks<Ctx>(
     const unmet = (check.needs ?? []).find((id) => statusOf.get(id) !== "pass");
     let outcome: Outcome;
     const started = now();
-    if (unmet !== undefined) {
+    let ran = false;
+    if (opts.signal?.aborted) {
+      outcome = skip(`not run: ${stopReason(opts.signal)}`);
+    } else if (unmet !== undefined) {
       const why = statusOf.get(unmet) ?? "not run";
       outcome = skip(`needs ${unmet} (${why === "fail" ? "failed" : why === "skip" ? "skipped" : why})`);
     } else {
       opts.progress?.(`… ${check.id}`);
+      ran = true;
       try {
-        outcome = await check.run(ctx);
+        outcome = await outcomeWithin(check, ctx, opts);
       } catch (err) {
         outcome = fail(errorLine(err), check.fixOnError?.(ctx) ?? opts.defaultFix ?? "see the detail above");
       }
@@ -79,7 +130,7 @@ export async function runChecks<Ctx>(
         outcome = { ...outcome, fix: opts.defaultFix ?? "see the detail above" };
       }
     }
-    const durationMs = unmet === undefined ? Math.round(now() - started) : 0;
+    const durationMs = ran ? Math.round(now() - started) : 0;
     statusOf.set(check.id, outcome.status);
     results.push({
       id: check.id,
@@ -112,12 +163,13 @@ export function renderText(report: Report): string {
   lines.push(
     `${report.ok ? "OK" : "FAILED"}: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`,
   );
-  return lines.join("\n") + "\n";
+  // Details and fixes quote remote text (AWS messages, logs, model answers).
+  return terminalSafe(lines.join("\n")) + "\n";
 }
 
 /** `--json`: exactly one object, `{ok, checks}`. */
 export function renderJson(report: Report): string {
-  return JSON.stringify({ ok: report.ok, checks: report.checks }, null, 2) + "\n";
+  return terminalSafeJson(JSON.stringify({ ok: report.ok, checks: report.checks }, null, 2)) + "\n";
 }
 
 const xmlEscape = (text: string): string =>
@@ -167,6 +219,6 @@ export function printReport(report: Report, opts: { json: boolean; write?: (text
 /** Progress for slow checks: stderr, and only on a terminal unless forced (keeps CI logs clean). */
 export function stderrProgress(enabled = process.stderr.isTTY === true): (line: string) => void {
   return (line) => {
-    if (enabled) process.stderr.write(`${line}\n`);
+    if (enabled) process.stderr.write(`${terminalSafe(line)}\n`);
   };
 }

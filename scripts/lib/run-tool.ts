@@ -36,6 +36,45 @@ $.kill = async (pid, signal = "SIGKILL") => {
   }
 };
 
+/**
+ * Process groups of the tools running now. A command that is stopped (Ctrl-C, a CI job's
+ * SIGTERM, its own deadline) takes them along: each tool runs detached in a group of its own,
+ * so without this a hung `kubectl` or `docker push` would outlive the command that started it.
+ */
+const liveGroups = new Set<number>();
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function killLiveGroups(): void {
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+}
+
+function onStopSignal(signal: NodeJS.Signals): void {
+  killLiveGroups();
+  // Alone on this signal: take the default way out (die by it), as if we had not listened.
+  if (process.listenerCount(signal) === 1) {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onStopSignal);
+    process.kill(process.pid, signal);
+  }
+}
+
+function track(pid: number | undefined): () => void {
+  if (pid === undefined) return () => {};
+  if (liveGroups.size === 0) for (const s of STOP_SIGNALS) process.on(s, onStopSignal);
+  liveGroups.add(pid);
+  return () => {
+    liveGroups.delete(pid);
+    if (liveGroups.size === 0) for (const s of STOP_SIGNALS) process.removeListener(s, onStopSignal);
+  };
+}
+process.on("exit", killLiveGroups);
+
 export interface ToolRun {
   /** Exit code; 127 when the tool is not installed, 124 when it was stopped at `timeoutMs`. */
   code: number;
@@ -74,12 +113,18 @@ export async function runTool(
     ...(opts.input !== undefined ? { input: opts.input } : {}),
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs, timeoutSignal: "SIGKILL" as const } : {}),
   })`${tool} ${[...args]}`;
+  const untrack = track(process$.child?.pid);
   if (opts.echo) {
     const echo = opts.echo;
     process$.stdout.on("data", (chunk: Buffer) => echo(chunk.toString("utf8")));
     process$.stderr.on("data", (chunk: Buffer) => echo(chunk.toString("utf8")));
   }
-  const output = await process$;
+  let output: Awaited<typeof process$>;
+  try {
+    output = await process$;
+  } finally {
+    untrack();
+  }
   const timedOut =
     opts.timeoutMs !== undefined && output.signal !== null && performance.now() - started >= opts.timeoutMs;
   if (output.exitCode === null && output.signal === null)

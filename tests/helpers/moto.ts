@@ -3,7 +3,9 @@
  * the AWS SDK (and the commands they spawn) at it through `env`.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 
 export interface Moto {
   endpoint: string;
@@ -51,10 +53,19 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, log: () => str
   throw new Error(`moto_server did not answer on ${endpoint} within 30 s: ${log()}`);
 }
 
+/** moto_server from PATH, else the project-local .venv that `npm test` installs it into. */
+export function motoServerCommand(root = path.join(__dirname, "..", "..")): string {
+  const local = path.join(root, ".venv", "bin", "moto_server");
+  const onPath = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .some((dir) => dir !== "" && fs.existsSync(path.join(dir, "moto_server")));
+  return onPath || !fs.existsSync(local) ? "moto_server" : local;
+}
+
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(motoServerCommand(), ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...MOTO_ENV },
   });

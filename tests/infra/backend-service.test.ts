@@ -5,6 +5,7 @@ type BackendModule = typeof import("../../components/backend-service");
 type BackendArgs = import("../../components/backend-service").BackendServiceArgs;
 
 const GEMINI_KEY = "gemini-key-under-test";
+const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:1a2b3c4d5e6f@sha256:${"ab".repeat(32)}`;
 
 function backendService(args: Partial<BackendArgs> = {}) {
   return runPulumi({
@@ -16,7 +17,7 @@ function backendService(args: Partial<BackendArgs> = {}) {
       return new BackendService("backend", {
         clusterName: "co-intelligence-eks",
         region: "us-east-1",
-        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:v1",
+        image: IMAGE,
         geminiApiKey: pulumi.secret(GEMINI_KEY),
         functionName: "co-intelligence-code-executor",
         ...args,
@@ -77,7 +78,11 @@ describe("BackendService defaults", () => {
   it("creates the namespace (enforcing the restricted pod security standard) and the service account", () => {
     const ns = oneOf(resources, "kubernetes:core/v1:Namespace").inputs;
     expect(ns.metadata.name).toBe("co-intelligence");
-    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    expect(ns.metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+      "pod-security.kubernetes.io/warn": "restricted",
+    });
     const sa = oneOf(resources, "kubernetes:core/v1:ServiceAccount").inputs;
     expect(sa.metadata).toMatchObject({ name: "backend", namespace: "co-intelligence" });
     expect(deploymentOf(resources).inputs.spec.template.spec.serviceAccountName).toBe("backend");
@@ -114,13 +119,9 @@ describe("BackendService defaults", () => {
     expect(envOf(resources).some((e) => e.name === "API_TOKEN")).toBe(false);
   });
 
-  it("names its one container backend, the name `npm run rollout` sets the image of", () => {
-    const { DEFAULT_CONTAINER } = jest.requireActual<
-      typeof import("../../scripts/deploy/rollout-deployment")
-    >("../../scripts/deploy/rollout-deployment");
+  it("runs one container, backend", () => {
     const containers = deploymentOf(resources).inputs.spec.template.spec.containers;
     expect(containers.map((c: { name: string }) => c.name)).toEqual(["backend"]);
-    expect(DEFAULT_CONTAINER).toBe("backend");
   });
 
   it("probes readiness on /readyz and liveness on /healthz", () => {
@@ -150,12 +151,40 @@ describe("BackendService defaults", () => {
     expect(podSpec.volumes[0]).toMatchObject({ name: "tmp", emptyDir: {} });
   });
 
-  it("sets resource requests and limits", () => {
+  it("sets resource requests and limits, ephemeral storage included", () => {
     const { requests, limits } = containerOf(resources).resources;
-    expect(requests.cpu).toBeDefined();
-    expect(requests.memory).toBeDefined();
-    expect(limits.cpu).toBeDefined();
-    expect(limits.memory).toBeDefined();
+    for (const resource of ["cpu", "memory", "ephemeral-storage"]) {
+      expect({
+        resource,
+        request: requests[resource] !== undefined,
+        limit: limits[resource] !== undefined,
+      }).toEqual({
+        resource,
+        request: true,
+        limit: true,
+      });
+    }
+  });
+
+  it("mounts no Kubernetes API token: not in the service account, not in the pods", () => {
+    expect(oneOf(resources, "kubernetes:core/v1:ServiceAccount").inputs.automountServiceAccountToken).toBe(
+      false,
+    );
+    expect(deploymentOf(resources).inputs.spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it("spreads the replicas over zones (and nodes) without refusing to schedule on a one-zone cluster", () => {
+    const constraints = deploymentOf(resources).inputs.spec.template.spec.topologySpreadConstraints;
+    expect(constraints).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          topologyKey: "topology.kubernetes.io/zone",
+          maxSkew: 1,
+          whenUnsatisfiable: "ScheduleAnyway",
+          labelSelector: { matchLabels: deploymentOf(resources).inputs.spec.selector.matchLabels },
+        }),
+      ]),
+    );
   });
 
   it("starts two replicas and rolls with zero downtime (maxUnavailable 0, maxSurge 1)", () => {
@@ -167,13 +196,9 @@ describe("BackendService defaults", () => {
     });
   });
 
-  it("leaves the image to `npm run rollout` and the replica count to the autoscaler", () => {
-    expect(deploymentOf(resources).ignoreChanges).toEqual(
-      expect.arrayContaining(["spec.template.spec.containers[0].image", "spec.replicas"]),
-    );
-    expect(containerOf(resources).image).toBe(
-      "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:v1",
-    );
+  it("owns the image itself (no other field manager) and leaves only the replica count to the autoscaler", () => {
+    expect(deploymentOf(resources).ignoreChanges).toEqual(["spec.replicas"]);
+    expect(containerOf(resources).image).toBe(IMAGE);
   });
 
   it("autoscales from 2 to the maximum on CPU (autoscaling/v2)", () => {
@@ -236,15 +261,38 @@ describe("BackendService options", () => {
     expect(invokes.filter((i) => i.token === "aws:eks/getCluster:getCluster")).toHaveLength(0);
   });
 
-  it("annotates the service account for IRSA and uses an existing default namespace as is", async () => {
+  it("annotates the service account for IRSA", async () => {
     const { resources } = await backendService({
-      namespace: "default",
       serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/x" },
     });
-    expect(resources.filter((r) => r.type === "kubernetes:core/v1:Namespace")).toHaveLength(0);
     const sa = oneOf(resources, "kubernetes:core/v1:ServiceAccount").inputs.metadata;
-    expect(sa.namespace).toBe("default");
     expect(sa.annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/x" });
+  });
+
+  it.each(["default", "kube-system"])(
+    "refuses the shared namespace %s, which would not carry the pod-security labels",
+    async (namespace) => {
+      await expect(backendService({ namespace })).rejects.toThrow(
+        /shared and would not carry the pod-security labels/,
+      );
+    },
+  );
+
+  it("creates no Deployment, autoscaler or disruption budget until an image is recorded", async () => {
+    const { resources } = await backendService({ image: undefined });
+    const types = resources.map((r) => r.type);
+    for (const type of [
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+      "kubernetes:policy/v1:PodDisruptionBudget",
+    ])
+      expect({ type, created: types.includes(type) }).toEqual({ type, created: false });
+    for (const type of [
+      "kubernetes:core/v1:Namespace",
+      "kubernetes:core/v1:Service",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    ])
+      expect({ type, created: types.includes(type) }).toEqual({ type, created: true });
   });
 
   it("refuses an autoscaler maximum below the minimum", async () => {
@@ -271,5 +319,108 @@ describe("the cluster's OIDC issuer (irsa)", () => {
     expect(() => oidcIssuerOf("co-intelligence-eks", identities)).toThrow(
       "EKS cluster co-intelligence-eks has no OIDC issuer; IRSA needs one (eksctl utils associate-iam-oidc-provider --cluster co-intelligence-eks --approve), or use: pulumi config set co-intelligence:accessMode pod-identity",
     );
+  });
+});
+
+describe("the backend's NetworkPolicy", () => {
+  const policyOf = (resources: RegisteredResource[]) =>
+    oneOf(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs;
+
+  it("selects the backend's pods and governs both directions", async () => {
+    const { resources } = await backendService();
+    const policy = policyOf(resources);
+    expect(policy.spec.podSelector.matchLabels).toEqual(
+      deploymentOf(resources).inputs.spec.selector.matchLabels,
+    );
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(policy.metadata.namespace).toBe("co-intelligence");
+  });
+
+  it("admits nothing when the stack names no source (port-forward enters through the kubelet)", async () => {
+    const { resources } = await backendService();
+    expect(policyOf(resources).spec.ingress).toEqual([]);
+  });
+
+  it("admits only the HTTP port, only from the namespaces and blocks the stack names", async () => {
+    const { resources } = await backendService({
+      allowFromNamespaces: ["ingress-nginx"],
+      allowFromCidrs: ["10.0.0.0/16"],
+    });
+    expect(policyOf(resources).spec.ingress).toEqual([
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+          { ipBlock: { cidr: "10.0.0.0/16" } },
+        ],
+        ports: [{ protocol: "TCP", port: 8080 }],
+      },
+    ]);
+  });
+
+  it.each([
+    ["pod-identity", "169.254.170.23/32"],
+    ["node-role", "169.254.169.254/32"],
+    ["irsa", undefined],
+  ] as const)(
+    "lets %s pods out only to DNS, HTTPS and their credential endpoint",
+    async (accessMode, endpoint) => {
+      const { resources } = await backendService({ accessMode });
+      const egress = policyOf(resources).spec.egress as {
+        to?: { ipBlock: { cidr: string } }[];
+        ports: { protocol: string; port: number }[];
+      }[];
+      const ports = egress.flatMap((rule) => rule.ports.map((p) => `${p.protocol}/${p.port}`)).sort();
+      expect(ports).toEqual(
+        endpoint ? ["TCP/443", "TCP/53", "TCP/80", "UDP/53"] : ["TCP/443", "TCP/53", "UDP/53"],
+      );
+      const plainHttp = egress.filter((rule) => rule.ports.some((p) => p.port === 80));
+      expect(plainHttp.flatMap((rule) => rule.to!.map((t) => t.ipBlock.cidr))).toEqual(
+        endpoint ? [endpoint] : [],
+      );
+    },
+  );
+});
+
+describe("the optional Ingress (AWS Load Balancer Controller)", () => {
+  const ingress = {
+    scheme: "internal" as const,
+    host: "chat.example.com",
+    certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+  };
+
+  it("does not exist by default: the Service stays ClusterIP", async () => {
+    const { resources } = await backendService();
+    expect(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:Ingress")).toHaveLength(0);
+  });
+
+  it("routes the host to the Service over HTTPS only, with the ACM certificate, internal or internet-facing", async () => {
+    for (const scheme of ["internal", "internet-facing"] as const) {
+      const { resources } = await backendService({
+        ingress: { ...ingress, scheme, inboundCidrs: ["203.0.113.0/24"] },
+      });
+      const spec = oneOf(resources, "kubernetes:networking.k8s.io/v1:Ingress").inputs;
+      expect(spec.spec.ingressClassName).toBe("alb");
+      expect(spec.metadata.annotations).toMatchObject({
+        "alb.ingress.kubernetes.io/scheme": scheme,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/certificate-arn": ingress.certificateArn,
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+        "alb.ingress.kubernetes.io/inbound-cidrs": "203.0.113.0/24",
+      });
+      expect(spec.spec.rules).toEqual([
+        {
+          host: "chat.example.com",
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: "backend", port: { name: "http" } } },
+              },
+            ],
+          },
+        },
+      ]);
+    }
   });
 });

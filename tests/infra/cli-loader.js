@@ -51,7 +51,10 @@ pulumi.runtime.setMocks(
   "dev",
   false,
 );
-pulumi.runtime.setAllConfig(JSON.parse(process.env.PROGRAM_CONFIG), ["co-intelligence:geminiApiKey"]);
+pulumi.runtime.setAllConfig(
+  JSON.parse(process.env.PROGRAM_CONFIG),
+  JSON.parse(process.env.PROGRAM_SECRET_KEYS),
+);
 process.chdir(root);
 require(path.join(root, "index.ts"));
 require(path.join(root, "node_modules/@pulumi/pulumi/runtime/settings"))

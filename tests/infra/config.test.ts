@@ -20,6 +20,7 @@ function source(
       const name = key.replace("co-intelligence:", "");
       return secrets[name] === undefined ? undefined : pulumi.secret(secrets[name]);
     },
+    isSecret: (key) => secrets[key.replace("co-intelligence:", "")] !== undefined,
   };
 }
 
@@ -46,7 +47,7 @@ describe("stack configuration defaults", () => {
       sandboxTimeoutMs: 30000,
       maxOutputBytes: 65536,
       sandboxMemoryMb: 448,
-      reservedConcurrency: undefined,
+      reservedConcurrency: 20,
       logRetentionDays: 30,
       subnetIds: undefined,
       availabilityZoneCount: 2,
@@ -111,13 +112,13 @@ describe("stack configuration errors name the fix", () => {
 
   it("reserved concurrency 0, which would disable the function", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:reservedConcurrency": "0" })).toMatch(
-      /reservedConcurrency 0 would disable the function.*pulumi config rm co-intelligence:reservedConcurrency/,
+      /reservedConcurrency 0 would disable the function.*pulumi config set co-intelligence:reservedConcurrency 20/,
     );
   });
 
   it("a number that is not one", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:functionMemoryMb": "lots" })).toContain(
-      'co-intelligence:functionMemoryMb must be a whole number from 128 to 10240, got "lots"; set it with: pulumi config set co-intelligence:functionMemoryMb 512',
+      'co-intelligence:functionMemoryMb must be a whole number from 512 to 3008, got "lots"; set it with: pulumi config set co-intelligence:functionMemoryMb 512',
     );
   });
 
@@ -127,9 +128,100 @@ describe("stack configuration errors name the fix", () => {
     );
   });
 
-  it("a sandbox limit that leaves the function no time to answer", () => {
-    expect(errorOf({ ...REQUIRED, "co-intelligence:sandboxTimeoutMs": "900000" })).toContain(
-      "co-intelligence:sandboxTimeoutMs must leave the function (at most 900 s) time to answer",
+  it.each([
+    ["functionMemoryMb", "10240", "512 to 3008"],
+    ["sandboxTimeoutMs", "900000", "1000 to 120000"],
+    ["functionTimeoutSeconds", "900", "1 to 90"],
+    ["sandboxMaxOutputBytes", "6291456", "1024 to 1048576"],
+    ["reservedConcurrency", "5000", "0 to 1000"],
+    ["maxReplicas", "100", "1 to 50"],
+    ["keepImages", "1", "5 to 200"],
+  ])("%s at a platform maximum the product does not need (%s)", (key, value, range) => {
+    expect(errorOf({ ...REQUIRED, [`co-intelligence:${key}`]: value })).toContain(
+      `co-intelligence:${key} must be a whole number from ${range}`,
+    );
+  });
+
+  it("reserves 20 by default and nothing only when the stack says none", () => {
+    expect(configWith({}).sandbox.reservedConcurrency).toBe(20);
+    expect(
+      configWith({ "co-intelligence:reservedConcurrency": "none" }).sandbox.reservedConcurrency,
+    ).toBeUndefined();
+    expect(configWith({ "co-intelligence:reservedConcurrency": "50" }).sandbox.reservedConcurrency).toBe(50);
+  });
+
+  it.each(["geminiApiKey", "apiToken", "kubeconfig"])("a %s in plain text in the stack file", (key) => {
+    // As the CLI hands it over: the value, and no mark that it was decrypted.
+    const message = errorOf({ ...REQUIRED, [`co-intelligence:${key}`]: "AIzaSyPLAINTEXT" }, {});
+    expect(message).toContain(`co-intelligence:${key} is stored in plain text in the stack file`);
+    expect(message).toContain(`pulumi config set --secret co-intelligence:${key} <value>`);
+  });
+
+  it("a stack that requires an API token and has none", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:requireApiToken": "true" })).toContain(
+      "co-intelligence:apiToken is required on this stack",
+    );
+    const config = loadConfig(
+      source(
+        { ...REQUIRED, "co-intelligence:requireApiToken": "true" },
+        { geminiApiKey: "k", apiToken: "t" },
+      ),
+    );
+    expect(config.backend.requireApiToken).toBe(true);
+  });
+
+  it.each(["default", "kube-system", "kube-public", "kube-node-lease"])("the shared namespace %s", (ns) => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:namespace": ns })).toContain(
+      "pulumi config set co-intelligence:namespace co-intelligence",
+    );
+  });
+
+  it.each([
+    ["a tag alone", "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:v1"],
+    [
+      "a digest alone",
+      `123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend@sha256:${"a".repeat(64)}`,
+    ],
+    ["a flag", `--kubeconfig=/tmp/x:v1@sha256:${"a".repeat(64)}`],
+  ])("an image given as %s (rollout records tag and digest)", (_, image) => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:image": image })).toContain(
+      "co-intelligence:image must be an image by tag and digest",
+    );
+  });
+
+  it("an Ingress without a host, or with a certificate from another region", () => {
+    const message = errorOf({
+      ...REQUIRED,
+      "co-intelligence:ingress": "internet-facing",
+      "co-intelligence:certificateArn":
+        "arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+    });
+    expect(message).toContain("pulumi config set co-intelligence:ingressHost chat.example.com");
+    expect(message).toContain("certificateArn is in eu-west-1, but a load balancer in us-east-1");
+    expect(errorOf({ ...REQUIRED, "co-intelligence:ingress": "public" })).toContain(
+      "co-intelligence:ingress must be none, internal or internet-facing",
+    );
+  });
+
+  it("reads an Ingress and the NetworkPolicy sources", () => {
+    const config = configWith({
+      "co-intelligence:ingress": "internal",
+      "co-intelligence:ingressHost": "chat.example.com",
+      "co-intelligence:certificateArn":
+        "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+      "co-intelligence:allowFromNamespaces": '["monitoring"]',
+      "co-intelligence:allowFromCidrs": "10.1.0.0/16",
+    });
+    expect(config.backend.ingress).toEqual({
+      scheme: "internal",
+      host: "chat.example.com",
+      certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100",
+      inboundCidrs: [],
+    });
+    expect(config.backend.allowFromNamespaces).toEqual(["monitoring"]);
+    expect(config.backend.allowFromCidrs).toEqual(["10.1.0.0/16"]);
+    expect(errorOf({ ...REQUIRED, "co-intelligence:allowFromCidrs": "10.1.0.0/33" })).toContain(
+      "co-intelligence:allowFromCidrs must hold address blocks",
     );
   });
 
@@ -213,7 +305,7 @@ describe("stack configuration errors name the fix", () => {
     [
       "a reserved concurrency out of range",
       { "co-intelligence:reservedConcurrency": "-3" },
-      "pulumi config set co-intelligence:reservedConcurrency <number>",
+      "pulumi config set co-intelligence:reservedConcurrency 20",
     ],
     [
       "fewer than two zones",

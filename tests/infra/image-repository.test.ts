@@ -67,3 +67,68 @@ describe("ImageRepository", () => {
     );
   });
 });
+
+describe("the lifecycle policy, evaluated as ECR evaluates it", () => {
+  const { lifecyclePolicy } = jest.requireActual<typeof import("../../components/image-repository")>(
+    "../../components/image-repository",
+  );
+  const { expiredBy } = jest.requireActual<typeof import("./ecr-lifecycle")>("./ecr-lifecycle");
+  const now = new Date("2026-12-01T00:00:00Z");
+  const day = 86_400_000;
+  /** 60 tagged images pushed a day apart (newest first: c59 ... c00), and 3 untagged ones. */
+  const images = [
+    ...Array.from({ length: 60 }, (_, i) => ({
+      digest: `sha256:${String(i).padStart(64, "0")}`,
+      tags: [`c${String(i).padStart(2, "0")}`],
+      pushedAt: new Date(now.getTime() - (60 - i) * day),
+    })),
+    ...[1, 2, 30].map((age) => ({
+      digest: `sha256:untagged-${age}`,
+      tags: [],
+      pushedAt: new Date(now.getTime() - age * day),
+    })),
+  ];
+  const digestOf = (tag: string) => images.find((i) => i.tags.includes(tag))!.digest;
+
+  it("never expires the running image or its undo target, however old, while keeping the newest N", () => {
+    // The running image is old (an undo went back to it) and its undo target older still.
+    const policy = lifecyclePolicy(20, 7, ["c05", "c02"]) as never;
+    const expired = expiredBy(policy, images, now);
+    expect(expired.has(digestOf("c05"))).toBe(false);
+    expect(expired.has(digestOf("c02"))).toBe(false);
+    // The newest 20 images stay (the two newest untagged ones count among them: ECR counts
+    // every image, so 18 tagged ones); everything older goes, the protected two aside.
+    for (let i = 42; i < 60; i++)
+      expect({ i, expired: expired.has(digestOf(`c${i}`)) }).toEqual({ i, expired: false });
+    expect(expired.has(digestOf("c41"))).toBe(true);
+    expect(expired.has(digestOf("c03"))).toBe(true);
+    // Untagged images older than 7 days go.
+    expect(expired.has("sha256:untagged-30")).toBe(true);
+    expect(expired.has("sha256:untagged-1")).toBe(false);
+  });
+
+  it("would lose them under a single rule naming both tags (ECR selects images carrying all of them)", () => {
+    const both = lifecyclePolicy(20, 7, []) as { rules: { rulePriority: number; selection: object }[] };
+    both.rules.unshift({
+      rulePriority: 1,
+      selection: {
+        tagStatus: "tagged",
+        tagPatternList: ["c05", "c02"],
+        countType: "imageCountMoreThan",
+        countNumber: 2,
+      },
+    });
+    const expired = expiredBy(both as never, images, now);
+    expect(expired.has(digestOf("c05"))).toBe(true);
+  });
+
+  it("keeps the tag rules first and the any-rule last, as ECR requires", () => {
+    const rules = (
+      lifecyclePolicy(20, 7, ["a", "b", "a"]) as {
+        rules: { rulePriority: number; selection: { tagStatus: string } }[];
+      }
+    ).rules;
+    expect(rules.map((r) => r.selection.tagStatus)).toEqual(["tagged", "tagged", "untagged", "any"]);
+    expect(new Set(rules.map((r) => r.rulePriority)).size).toBe(rules.length);
+  });
+});

@@ -32,13 +32,12 @@ describe("InvokeAccess in pod-identity mode (the default)", () => {
   it("creates a role only EKS Pod Identity can assume, allowed only to invoke this function", async () => {
     const { resources } = await invokeAccess({ clusterName: "co-intelligence-eks" });
     const trust = policyOf(oneOf(resources, "aws:iam/role:Role").inputs.assumeRolePolicy).Statement;
-    expect(trust).toEqual([
-      {
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-      },
-    ]);
+    expect(trust).toHaveLength(1);
+    expect(trust[0]).toMatchObject({
+      Effect: "Allow",
+      Principal: { Service: "pods.eks.amazonaws.com" },
+      Action: ["sts:AssumeRole", "sts:TagSession"],
+    });
     const policy = oneOf(resources, "aws:iam/rolePolicy:RolePolicy");
     expect(policy.inputs.role).toBe(`${oneOf(resources, "aws:iam/role:Role").name}-id`);
     expectInvokeOnlyThisFunction(policy.inputs.policy);
@@ -120,5 +119,76 @@ describe("InvokeAccess refusals", () => {
 
   it("refuses irsa without the cluster's OIDC issuer", async () => {
     await expect(invokeAccess({ mode: "irsa" })).rejects.toThrow(/irsa needs oidcIssuerUrl/);
+  });
+});
+
+describe("the Pod Identity trust, evaluated against the requests EKS Pod Identity makes", () => {
+  const { evaluate } = jest.requireActual<typeof import("../../scripts/doctor/iam-policy")>(
+    "../../scripts/doctor/iam-policy",
+  );
+  const CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/co-intelligence-eks";
+  /** The session tags the service sets on every session (EKS user guide's list), as request tags. */
+  const request = (overrides: Record<string, string> = {}) => ({
+    principal: { Service: "pods.eks.amazonaws.com" },
+    keys: {
+      "aws:RequestTag/eks-cluster-arn": CLUSTER_ARN,
+      "aws:RequestTag/eks-cluster-name": "co-intelligence-eks",
+      "aws:RequestTag/kubernetes-namespace": "co-intelligence",
+      "aws:RequestTag/kubernetes-service-account": "backend",
+      "aws:RequestTag/kubernetes-pod-name": "backend-7d9f8b6c5d-x2x7k",
+      "aws:RequestTag/kubernetes-pod-uid": "0b1d1d4e-7c2e-4f0a-9d53-2f7d4c3a9e11",
+      "aws:SourceAccount": "123456789012",
+      ...overrides,
+    },
+  });
+  let trust: { name: string; document: ReturnType<typeof policyOf> }[];
+  let roleArn: string;
+  let association: Record<string, unknown>;
+  beforeAll(async () => {
+    const { resources } = await invokeAccess({ clusterName: "co-intelligence-eks" });
+    const role = oneOf(resources, "aws:iam/role:Role");
+    trust = [{ name: "trust", document: policyOf(role.inputs.assumeRolePolicy) }];
+    roleArn = `arn:aws:iam::123456789012:role/${role.name}`;
+    association = oneOf(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation").inputs;
+  });
+
+  it.each(["sts:AssumeRole", "sts:TagSession"])("lets the backend's own pods in: %s", (action) => {
+    expect(evaluate(trust as never, action, roleArn, request()).decision).toBe("allowed");
+  });
+
+  it.each([
+    ["another namespace", { "aws:RequestTag/kubernetes-namespace": "default" }],
+    ["another service account", { "aws:RequestTag/kubernetes-service-account": "default" }],
+    [
+      "another cluster of the account",
+      { "aws:RequestTag/eks-cluster-arn": CLUSTER_ARN.replace("co-intelligence-eks", "other") },
+    ],
+    [
+      "the same cluster name in another account",
+      { "aws:RequestTag/eks-cluster-arn": CLUSTER_ARN.replace("123456789012", "999999999999") },
+    ],
+  ])("keeps %s out", (_, overrides) => {
+    expect(evaluate(trust as never, "sts:AssumeRole", roleArn, request(overrides)).decision).toBe(
+      "implicitDeny",
+    );
+  });
+
+  it("keeps out a session without the tags, and any other service", () => {
+    expect(
+      evaluate(trust as never, "sts:AssumeRole", roleArn, {
+        principal: { Service: "pods.eks.amazonaws.com" },
+        keys: {},
+      }).decision,
+    ).toBe("implicitDeny");
+    expect(
+      evaluate(trust as never, "sts:AssumeRole", roleArn, {
+        ...request(),
+        principal: { Service: "ec2.amazonaws.com" },
+      }).decision,
+    ).toBe("implicitDeny");
+  });
+
+  it("keeps the session tags on: the association may not disable what the trust reads", () => {
+    expect(association.disableSessionTags).toBe(false);
   });
 });

@@ -25,7 +25,12 @@ const COMPONENT_TAG: Record<string, string> = {
   "sandbox-net": "isolated-network",
   invoke: "invoke-access",
   "backend-image": "image-repository",
+  "sandbox-flow-logs": "flow-log",
 };
+
+/** An image as `npm run rollout` records it in the stack config. */
+export const ROLLED_OUT = `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:1a2b3c4d5e6f@sha256:${"ab".repeat(32)}`;
+const PREVIOUS = `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:0f0e0d0c0b0a@sha256:${"cd".repeat(32)}`;
 
 /** Every taggable AWS resource carries project, stack and the tag of the component it belongs to. */
 function expectTagsEverywhere(resources: RegisteredResource[], stack: string): void {
@@ -41,9 +46,16 @@ function expectTagsEverywhere(resources: RegisteredResource[], stack: string): v
 
 type Program = typeof import("../../index");
 
+/** The program on a stack's file, rolled out once (an image recorded) unless overridden. */
 function runProgram(stack: string, overrides: Record<string, string> = {}, withKey = true) {
   const { config, secretKeys } = stackConfigWithSecrets(stack);
-  const merged = { ...config, ...overrides };
+  const merged: Record<string, string> = {
+    ...config,
+    "co-intelligence:image": ROLLED_OUT,
+    "co-intelligence:previousImage": PREVIOUS,
+    ...overrides,
+  };
+  for (const [key, value] of Object.entries(merged)) if (value === "") delete merged[key];
   if (!withKey) delete merged["co-intelligence:geminiApiKey"];
   return runPulumi({
     stack,
@@ -92,7 +104,7 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(oneOf(resources, "aws:ec2/vpc:Vpc").inputs.enableDnsSupport).toBe(false);
   });
 
-  it("grants only its two inline policies: no managed policy (AWSLambdaBasicExecutionRole, VPCAccess) anywhere", () => {
+  it("grants only its inline policies: no managed policy (AWSLambdaBasicExecutionRole, VPCAccess) anywhere", () => {
     for (const type of [
       "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
       "aws:iam/policyAttachment:PolicyAttachment",
@@ -107,24 +119,36 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     const statements = ofType(resources, "aws:iam/rolePolicy:RolePolicy").flatMap(
       (p) => policyOf(p.inputs.policy).Statement,
     );
-    const actions = statements.flatMap((st) => [st.Action].flat()).sort();
-    expect(actions).toEqual([
+    const allowed = statements
+      .filter((st) => st.Effect === "Allow")
+      .flatMap((st) => [st.Action].flat())
+      .sort();
+    expect(allowed).toEqual([
       "ec2:AssignPrivateIpAddresses",
       "ec2:CreateNetworkInterface",
       "ec2:DeleteNetworkInterface",
       "ec2:DescribeNetworkInterfaces",
       "ec2:UnassignPrivateIpAddresses",
       "lambda:InvokeFunction",
+      // the function's own log group
       "logs:CreateLogStream",
+      // the flow log delivery role's group
+      "logs:CreateLogStream",
+      "logs:DescribeLogGroups",
+      "logs:DescribeLogStreams",
+      "logs:PutLogEvents",
       "logs:PutLogEvents",
     ]);
-    expect(statements.every((st) => st.Effect === "Allow" && st.NotAction === undefined)).toBe(true);
+    expect(statements.every((st) => st.NotAction === undefined)).toBe(true);
+    // The only Deny: the ENI actions for credentials used inside the function.
+    const denies = statements.filter((st) => st.Effect === "Deny");
+    expect(denies.map((st) => st.Condition)).toEqual([{ Null: { "lambda:SourceFunctionArn": "false" } }]);
   });
 
   it("lets the backend's pods (pod identity) invoke exactly this function and nothing else", () => {
     const fnArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${stackFileConfig(stack)["co-intelligence:functionName"]}`;
     const invokePolicies = ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) =>
-      p.inputs.policy.includes("lambda:"),
+      p.inputs.policy.includes("lambda:InvokeFunction"),
     );
     expect(invokePolicies).toHaveLength(1);
     expect(policyOf(invokePolicies[0]!.inputs.policy).Statement).toEqual([
@@ -192,7 +216,7 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(container.readinessProbe.httpGet.path).toBe("/readyz");
     expect(container.livenessProbe.httpGet.path).toBe("/healthz");
     expect(JSON.stringify(deployment.inputs)).not.toContain(TEST_GEMINI_KEY);
-    expect(deployment.ignoreChanges).toContain("spec.template.spec.containers[0].image");
+    expect(deployment.ignoreChanges).toEqual(["spec.replicas"]);
     const env = Object.fromEntries(
       container.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
     );
@@ -212,13 +236,66 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     });
   });
 
-  it("runs the image in a container named backend, the one the ignored image path and `npm run rollout` name", () => {
+  it("runs the recorded image in its one container, backend", () => {
     const deployment = oneOf(resources, "kubernetes:apps/v1:Deployment");
-    const containers = deployment.inputs.spec.template.spec.containers as { name: string }[];
-    expect(containers.map((c) => c.name)).toEqual(["backend"]);
-    // containers[0] in the ignored path is that container: there is no other.
-    expect(deployment.ignoreChanges).toContain("spec.template.spec.containers[0].image");
+    const containers = deployment.inputs.spec.template.spec.containers as { name: string; image: string }[];
+    expect(containers.map((c) => [c.name, c.image])).toEqual([["backend", ROLLED_OUT]]);
     expect(deployment.inputs.metadata.name).toBe("backend");
+  });
+
+  it("keeps the running image and its undo target out of the lifecycle policy's reach", () => {
+    const policy = JSON.parse(oneOf(resources, "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy);
+    expect(policy.rules.slice(0, 2)).toMatchObject([
+      {
+        rulePriority: 1,
+        selection: { tagStatus: "tagged", tagPatternList: ["1a2b3c4d5e6f"], countNumber: 1 },
+      },
+      {
+        rulePriority: 2,
+        selection: { tagStatus: "tagged", tagPatternList: ["0f0e0d0c0b0a"], countNumber: 1 },
+      },
+    ]);
+  });
+
+  it("isolates the backend's pods: a NetworkPolicy, no API token, zone spreading", () => {
+    const policy = oneOf(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs.spec;
+    expect(policy.policyTypes).toEqual(["Ingress", "Egress"]);
+    // pod identity: the agent's endpoint is the one plain-HTTP destination
+    expect(JSON.stringify(policy.egress)).toContain("169.254.170.23/32");
+    expect(JSON.stringify(policy.egress)).not.toContain("169.254.169.254");
+    const pod = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(oneOf(resources, "kubernetes:core/v1:ServiceAccount").inputs.automountServiceAccountToken).toBe(
+      false,
+    );
+    expect(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey)).toContain(
+      "topology.kubernetes.io/zone",
+    );
+  });
+
+  it("records the isolated VPC's rejected traffic in a flow log kept as long as the function's logs", () => {
+    const flow = oneOf(resources, "aws:ec2/flowLog:FlowLog").inputs;
+    expect(flow).toMatchObject({
+      trafficType: "REJECT",
+      vpcId: `${oneOf(resources, "aws:ec2/vpc:Vpc").name}-id`,
+    });
+    const retention = stackFileConfig(stack)["co-intelligence:logRetentionDays"];
+    const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((g) => g.inputs.retentionInDays);
+    expect(groups).toEqual([Number(retention), Number(retention)]);
+  });
+
+  it("scopes the Pod Identity role's trust to this cluster, namespace and service account", () => {
+    const trusts = ofType(resources, "aws:iam/role:Role").map(
+      (r) => policyOf(r.inputs.assumeRolePolicy).Statement[0]!,
+    );
+    const pods = trusts.find((t) => JSON.stringify(t.Principal).includes("pods.eks.amazonaws.com"));
+    expect(pods?.Condition).toEqual({
+      StringEquals: {
+        "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/${stackFileConfig(stack)["co-intelligence:clusterName"]}`,
+        "aws:RequestTag/kubernetes-namespace": "co-intelligence",
+        "aws:RequestTag/kubernetes-service-account": "backend",
+      },
+    });
   });
 
   it("gives the backend the same allow-list and time limit as the function", () => {
@@ -236,11 +313,15 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(oneOf(resources, "kubernetes:apps/v1:Deployment").dependsOn).toEqual(["invoke"]);
   });
 
-  it("starts from the stack's own repository image until the first rollout", () => {
-    const container = oneOf(resources, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec
-      .containers[0];
-    const repoName = stackFileConfig(stack)["co-intelligence:repositoryName"];
-    expect(container.image).toBe(`${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/${repoName}:initial`);
+  it("creates no Deployment before the first rollout records an image (nothing could be pulled)", async () => {
+    const first = await runProgram(stack, {
+      "co-intelligence:image": "",
+      "co-intelligence:previousImage": "",
+    });
+    expect(ofType(first.resources, "kubernetes:apps/v1:Deployment")).toHaveLength(0);
+    expect(ofType(first.resources, "aws:lambda/function:Function")).toHaveLength(1);
+    expect(ofType(first.resources, "aws:ecr/repository:Repository")).toHaveLength(1);
+    expect(ofType(first.resources, "kubernetes:core/v1:Service")).toHaveLength(1);
   });
 
   it("exports the names the operations commands read", async () => {
@@ -280,7 +361,11 @@ describe("the stack files", () => {
   it("differ only in commented keys", () => {
     const dev = stackFileConfig("dev");
     const prod = stackFileConfig("prod");
-    const differing = Object.keys({ ...dev, ...prod }).filter((key) => dev[key] !== prod[key]);
+    // The rolled-out image is a record `npm run rollout` writes (and CI commits), not a setting.
+    const records = ["co-intelligence:image", "co-intelligence:previousImage"];
+    const differing = Object.keys({ ...dev, ...prod }).filter(
+      (key) => dev[key] !== prod[key] && !records.includes(key),
+    );
     expect(differing.length).toBeGreaterThan(0);
     for (const file of ["dev", "prod"]) {
       const lines = fs
@@ -333,7 +418,7 @@ describe("under the plainest mocks (state = inputs, invokes echo their inputs)",
     const { config, secretKeys } = stackConfigWithSecrets(stack);
     const plain = await runPulumi({
       stack,
-      config,
+      config: { ...config, "co-intelligence:image": ROLLED_OUT, "co-intelligence:previousImage": PREVIOUS },
       secretKeys,
       echoMocks: true,
       program: () => require("../../index") as Program, // eslint-disable-line @typescript-eslint/no-require-imports

@@ -36,6 +36,9 @@ export interface RunResult<T> {
 export const ACCOUNT_ID = "123456789012";
 export const OIDC_ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 export const REGION = "us-east-1";
+export const CLUSTER_VPC_ID = "vpc-0cluster";
+/** The cluster VPC's blocks (a primary and a secondary one, as EKS clusters often have). */
+export const CLUSTER_VPC_CIDRS = ["10.0.0.0/16", "100.64.0.0/16"];
 
 /** What AWS computes for a resource, as far as our code reads it. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -83,6 +86,16 @@ function invokeResult(token: string, inputs: Record<string, unknown>): Record<st
         endpoint: "https://EXAMPLE.gr7.us-east-1.eks.amazonaws.com",
         certificateAuthorities: [{ data: "LS0tLS1CRUdJTi1DRVJU" }],
         identities: [{ oidcs: [{ issuer: OIDC_ISSUER }] }],
+        vpcConfig: { vpcId: CLUSTER_VPC_ID, subnetIds: ["subnet-cluster-a", "subnet-cluster-b"] },
+      };
+    case "aws:ec2/getVpc:getVpc":
+      return {
+        id: inputs.id,
+        cidrBlock: CLUSTER_VPC_CIDRS[0],
+        cidrBlockAssociations: CLUSTER_VPC_CIDRS.map((cidrBlock, i) => ({
+          associationId: `a-${i}`,
+          cidrBlock,
+        })),
       };
     case "aws:index/getCallerIdentity:getCallerIdentity":
       return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDEXAMPLE" };
@@ -210,15 +223,20 @@ export function stackFileConfig(stack: string): Record<string, string> {
 }
 
 export const TEST_GEMINI_KEY = "test-gemini-key-NOT-A-REAL-ONE";
+export const TEST_API_TOKEN = "test-api-token-NOT-A-REAL-ONE";
 
-/** A stack file's config plus the secret the files cannot hold (no CLI to encrypt it). */
+/** A stack file's config plus the secrets the files cannot hold (no CLI to encrypt them). */
 export function stackConfigWithSecrets(stack: string): {
   config: Record<string, string>;
   secretKeys: string[];
 } {
   return {
-    config: { ...stackFileConfig(stack), "co-intelligence:geminiApiKey": TEST_GEMINI_KEY },
-    secretKeys: ["co-intelligence:geminiApiKey"],
+    config: {
+      ...stackFileConfig(stack),
+      "co-intelligence:geminiApiKey": TEST_GEMINI_KEY,
+      "co-intelligence:apiToken": TEST_API_TOKEN,
+    },
+    secretKeys: ["co-intelligence:geminiApiKey", "co-intelligence:apiToken"],
   };
 }
 

@@ -7,12 +7,20 @@ import { stackConfigWithSecrets } from "./pulumi-harness";
 
 const ROOT = path.join(__dirname, "..", "..");
 
+const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend:1a2b3c4d5e6f@sha256:${"ab".repeat(32)}`;
+
 it("compiles and runs index.ts through the Pulumi CLI's TypeScript loader", () => {
+  const { config, secretKeys } = stackConfigWithSecrets("dev");
   const result = spawnSync(
     path.join(ROOT, "node_modules", ".bin", "node"),
     [path.join(__dirname, "cli-loader.js"), ROOT],
     {
-      env: { ...process.env, PROGRAM_CONFIG: JSON.stringify(stackConfigWithSecrets("dev").config) },
+      env: {
+        ...process.env,
+        // A stack that was rolled out once, so the Deployment is part of the graph.
+        PROGRAM_CONFIG: JSON.stringify({ ...config, "co-intelligence:image": IMAGE }),
+        PROGRAM_SECRET_KEYS: JSON.stringify(secretKeys),
+      },
       encoding: "utf8",
       timeout: 50000,
     },

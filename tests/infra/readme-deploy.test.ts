@@ -54,9 +54,69 @@ describe("README Deploy", () => {
       expect({ text, present: deploy.includes(text) }).toEqual({ text, present: true });
   });
 
-  it("says the image belongs to npm run rollout after creation (the ignored image path)", () => {
-    expect(deploy).toContain("npm run rollout");
-    expect(deploy).toContain("`ignoreChanges` on `spec.template.spec.containers[0].image`");
+  it("says the stack config is the image's one owner, and never to write it with kubectl", () => {
+    expect(deploy).toContain("**One owner for the running image: the stack config.**");
+    expect(deploy).toContain("`co-intelligence:image`");
+    expect(deploy).not.toMatch(/ignoreChanges` on `spec\.template\.spec\.containers/);
+    const operate = section("Operate");
+    expect(operate).toContain("npm run rollout -- --stack prod --undo");
+    expect(operate).toContain("Never `kubectl set image` or `kubectl rollout undo`");
+  });
+
+  it("names the cluster prerequisites that otherwise fail silently: metrics-server and a NetworkPolicy CNI", () => {
+    for (const text of [
+      "**metrics-server**",
+      "**a CNI that enforces NetworkPolicy**",
+      "enableNetworkPolicy",
+      "eks-pod-identity-agent",
+    ])
+      expect({ text, present: deploy.includes(text) }).toEqual({ text, present: true });
+  });
+
+  it("walks from an empty account to a working chat in order, naming the stack in every command", () => {
+    const path = deploy.slice(deploy.indexOf("### From an empty account to a working chat"));
+    const steps = [
+      "pulumi stack init dev",
+      "pulumi config set co-intelligence:clusterName",
+      "pulumi config set --secret co-intelligence:geminiApiKey",
+      "npm run preview -- --stack dev",
+      "npm run deploy -- --stack dev",
+      "aws eks update-kubeconfig",
+      "npm run update-backend -- --stack dev",
+      "git add stacks/Pulumi.dev.yaml",
+      "kubectl port-forward -n co-intelligence svc/backend 8080:80",
+      "npm run smoke -- --stack dev",
+      "npm run doctor -- --stack dev",
+    ];
+    const at = steps.map((step) => path.indexOf(step));
+    expect(steps.filter((_, i) => at[i]! < 0)).toEqual([]);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    for (const m of path.slice(0, path.indexOf("A worked first")).matchAll(/npm run (\S+)( -- [^\n]*)?/g))
+      expect({ command: m[0], names: /--stack \w+/.test(m[2] ?? "") }).toEqual({
+        command: m[0],
+        names: true,
+      });
+  });
+
+  it("documents both ways in (port-forward, an ALB Ingress with ACM TLS) and the CI pipeline", () => {
+    expect(deploy).toContain("### How users reach the chat");
+    expect(deploy).toContain("co-intelligence:certificateArn");
+    expect(deploy).toContain("internet-facing");
+    expect(deploy).toContain("### Deploy from CI");
+    expect(deploy).toContain(".github/workflows/deploy.yml");
+    expect(deploy).toContain("--junit");
+  });
+});
+
+describe("README set-up facts", () => {
+  const quick = section("Quick start");
+
+  it("says how moto_server gets installed where pip into the system Python is refused, and what EBADENGINE means", () => {
+    expect(quick).toContain("python3 -m venv .venv && .venv/bin/pip install 'moto[server]'");
+    expect(quick).toContain("pipx install 'moto[server]'");
+    expect(quick).toContain("externally-managed-environment");
+    expect(quick).toContain("npm warn EBADENGINE");
+    expect(quick).toMatch(/`npm ci` about \d+ s; `npm test` about \d+ min/);
   });
 });
 

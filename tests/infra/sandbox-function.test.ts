@@ -32,6 +32,20 @@ function sandboxFunction(
 
 const lambdaOf = (resources: RegisteredResource[]) => oneOf(resources, "aws:lambda/function:Function").inputs;
 
+/** A resource by its name (the component's children are named `sandbox-...`). */
+const named = (resources: RegisteredResource[], name: string) => {
+  const found = resources.find((r) => r.name === name);
+  if (!found) throw new Error(`no resource named ${name}`);
+  return found;
+};
+
+const FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:co-intelligence-code-executor";
+const GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/co-intelligence/test/sandbox";
+/** The request context of a call made with credentials from inside the execution environment. */
+const FROM_INSIDE = { keys: { "lambda:SourceFunctionArn": FUNCTION_ARN } };
+/** Lambda managing the function's network interfaces with the role: no source function ARN. */
+const FROM_LAMBDA_SERVICE = { keys: {} };
+
 describe("SandboxFunction defaults", () => {
   let resources: RegisteredResource[];
   beforeAll(async () => {
@@ -69,7 +83,7 @@ describe("SandboxFunction defaults", () => {
   });
 
   it("logs to its own new log group with a retention, through the function's logging config", () => {
-    const group = oneOf(resources, "aws:cloudwatch/logGroup:LogGroup").inputs;
+    const group = named(resources, "sandbox-logs").inputs;
     expect(group.name).toBe("/co-intelligence/test/sandbox");
     expect(group.name.startsWith("/aws/lambda/")).toBe(false);
     expect(group.retentionInDays).toBe(30);
@@ -86,8 +100,57 @@ describe("SandboxFunction defaults", () => {
     }
   });
 
+  it("lets Lambda manage the function's network interfaces, and denies them to credentials used inside the function", () => {
+    const { evaluate } = jest.requireActual<typeof import("../../scripts/doctor/iam-policy")>(
+      "../../scripts/doctor/iam-policy",
+    );
+    const policy = [
+      { name: "execution", document: policyOf(named(resources, "sandbox-role-policy").inputs.policy) },
+    ];
+    const eni = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DeleteNetworkInterface",
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:UnassignPrivateIpAddresses",
+    ];
+    for (const action of eni) {
+      expect({ action, lambda: evaluate(policy, action, "*", FROM_LAMBDA_SERVICE).decision }).toEqual({
+        action,
+        lambda: "allowed",
+      });
+      expect({ action, inside: evaluate(policy, action, "*", FROM_INSIDE).decision }).toEqual({
+        action,
+        inside: "explicitDeny",
+      });
+    }
+    // What stolen credentials still reach: the function's own log group, nothing else.
+    expect(evaluate(policy, "logs:PutLogEvents", `${GROUP_ARN}:log-stream:x`, FROM_INSIDE).decision).toBe(
+      "allowed",
+    );
+    for (const [action, resource] of [
+      ["logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/other:log-stream:x"],
+      ["ec2:DescribeSubnets", "*"],
+      ["ec2:CreateRoute", "*"],
+      ["s3:GetObject", "arn:aws:s3:::anything/x"],
+      ["lambda:InvokeFunction", FUNCTION_ARN],
+    ])
+      expect({ action, decision: evaluate(policy, action!, resource!, FROM_INSIDE).decision }).toEqual({
+        action,
+        decision: "implicitDeny",
+      });
+    const deny = policyOf(named(resources, "sandbox-role-policy").inputs.policy).Statement.find(
+      (st) => st.Effect === "Deny",
+    );
+    // The documented key, with the operator that tests its presence.
+    expect(deny?.Condition).toEqual({ Null: { "lambda:SourceFunctionArn": "false" } });
+    expect([deny?.Action].flat().sort()).toEqual([...eni].sort());
+  });
+
   it("lets its role write only to its own log group, plus the five ENI actions on *", () => {
-    const statements = policyOf(oneOf(resources, "aws:iam/rolePolicy:RolePolicy").inputs.policy).Statement;
+    const statements = policyOf(named(resources, "sandbox-role-policy").inputs.policy).Statement.filter(
+      (st) => st.Effect === "Allow",
+    );
     const groupArn = "arn:aws:logs:us-east-1:123456789012:log-group:/co-intelligence/test/sandbox";
     const logs = statements.find((s) => [s.Action].flat().some((a) => a.startsWith("logs:")))!;
     expect([logs.Action].flat().sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
@@ -106,7 +169,7 @@ describe("SandboxFunction defaults", () => {
   });
 
   it("has a role only Lambda can assume", () => {
-    const trust = policyOf(oneOf(resources, "aws:iam/role:Role").inputs.assumeRolePolicy).Statement;
+    const trust = policyOf(named(resources, "sandbox-role").inputs.assumeRolePolicy).Statement;
     expect(trust).toEqual([
       { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
     ]);
@@ -355,5 +418,81 @@ describe("the deployment package", () => {
     expect(files.some((f) => f.includes("local") || f.includes("__pycache__") || f.endsWith(".pyc"))).toBe(
       false,
     );
+  });
+});
+
+describe("the sandbox network's flow logs (Security Hub EC2.6)", () => {
+  it("logs the isolated VPC's rejected traffic into a group kept as long as the function's logs", async () => {
+    const { resources } = await sandboxFunction({ logRetentionDays: 90 });
+    const flow = oneOf(resources, "aws:ec2/flowLog:FlowLog");
+    const vpc = oneOf(resources, "aws:ec2/vpc:Vpc");
+    expect(flow.inputs).toMatchObject({
+      vpcId: `${vpc.name}-id`,
+      trafficType: "REJECT",
+      logDestinationType: "cloud-watch-logs",
+    });
+    const group = resources.find((r) => r.name === "sandbox-flow-logs-logs")!;
+    expect(flow.inputs.logDestination).toBe(
+      `arn:aws:logs:us-east-1:123456789012:log-group:${group.inputs.name}`,
+    );
+    expect(group.inputs.retentionInDays).toBe(90);
+    expect(named(resources, "sandbox-logs").inputs.retentionInDays).toBe(90);
+  });
+
+  it("delivers them with a role only this account's flow logs can assume, writing only that group", async () => {
+    const { evaluate } = jest.requireActual<typeof import("../../scripts/doctor/iam-policy")>(
+      "../../scripts/doctor/iam-policy",
+    );
+    const { resources } = await sandboxFunction();
+    const flow = oneOf(resources, "aws:ec2/flowLog:FlowLog");
+    const role = resources.find(
+      (r) => r.type === "aws:iam/role:Role" && flow.inputs.iamRoleArn.endsWith(r.name),
+    )!;
+    const trust = [{ name: "trust", document: policyOf(role.inputs.assumeRolePolicy) }];
+    const roleArn = flow.inputs.iamRoleArn;
+    const service = { Service: "vpc-flow-logs.amazonaws.com" };
+    const ours = {
+      "aws:SourceAccount": "123456789012",
+      "aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/fl-1",
+    };
+    expect(evaluate(trust, "sts:AssumeRole", roleArn, { principal: service, keys: ours }).decision).toBe(
+      "allowed",
+    );
+    const otherAccount = {
+      "aws:SourceAccount": "999999999999",
+      "aws:SourceArn": "arn:aws:ec2:us-east-1:999999999999:vpc-flow-log/fl-1",
+    };
+    expect(
+      evaluate(trust, "sts:AssumeRole", roleArn, { principal: service, keys: otherAccount }).decision,
+    ).toBe("implicitDeny");
+    expect(
+      evaluate(trust, "sts:AssumeRole", roleArn, {
+        principal: { Service: "lambda.amazonaws.com" },
+        keys: ours,
+      }).decision,
+    ).toBe("implicitDeny");
+    const delivery = [
+      {
+        name: "delivery",
+        document: policyOf(resources.find((r) => r.name === "sandbox-flow-logs-role-policy")!.inputs.policy),
+      },
+    ];
+    const group = "arn:aws:logs:us-east-1:123456789012:log-group:/co-intelligence/test/sandbox-flow-logs";
+    expect(evaluate(delivery, "logs:PutLogEvents", `${group}:log-stream:eni-1`).decision).toBe("allowed");
+    expect(evaluate(delivery, "logs:PutLogEvents", `${GROUP_ARN}:log-stream:x`).decision).toBe(
+      "implicitDeny",
+    );
+  });
+
+  it("logs each existing subnet the function joins (their VPC is someone else's)", async () => {
+    const { resources } = await sandboxFunction({ subnetIds: ["subnet-a", "subnet-b"], vpcId: "vpc-1" });
+    const flows = ofType(resources, "aws:ec2/flowLog:FlowLog").map((f) => f.inputs);
+    expect(flows.map((f) => f.subnetId).sort()).toEqual(["subnet-a", "subnet-b"]);
+    expect(flows.every((f) => f.vpcId === undefined && f.trafficType === "REJECT")).toBe(true);
+  });
+
+  it("keeps every flow when the stack asks for ALL", async () => {
+    const { resources } = await sandboxFunction({ flowLogTraffic: "ALL" });
+    expect(oneOf(resources, "aws:ec2/flowLog:FlowLog").inputs.trafficType).toBe("ALL");
   });
 });

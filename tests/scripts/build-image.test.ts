@@ -14,7 +14,9 @@ describe("npm run build:image", () => {
   it("builds backend/Dockerfile from the repository root, tagged <repository URL>:<short commit>", async () => {
     const run = await runScript("build-image", ["--context", repo.dir, "--repository-url", URL, "--json"]);
     const tag = repo.commit.slice(0, 12);
-    expect(run.calls).toEqual([["docker", "build", "-f", "backend/Dockerfile", "-t", `${URL}:${tag}`, "."]]);
+    expect(run.calls).toEqual([
+      ["docker", "build", "-f", "backend/Dockerfile", "-t", `${URL}:${tag}`, "--", "."],
+    ]);
     expect(run.status).toBe(0);
     expect(jsonOf(run)).toEqual({
       ok: true,
@@ -73,6 +75,7 @@ describe("npm run build:image", () => {
       "backend/Dockerfile",
       "-t",
       `co-intelligence-backend:${result.tag}`,
+      "--",
       ".",
     ]);
   });

@@ -140,3 +140,62 @@ export function pulumiWithOutputs(outputs: Record<string, string>): { systemPath
   );
   return { systemPath: [scratch.dir, "/usr/local/bin", "/usr/bin", "/bin"], remove: scratch.remove };
 }
+
+/** The recording `pulumi` stub (tests/fixtures/pulumi-bin): PATH dirs and its state directory. */
+export const PULUMI_STUB_BIN = path.join(ROOT, "tests", "fixtures", "pulumi-bin");
+
+export interface PulumiStub {
+  /** systemPath for runScript: the stub first, then the system. */
+  systemPath: string[];
+  /** STUB_PULUMI_STATE for runScript's env. */
+  env: Record<string, string>;
+  /** The stack's config as the stub keeps it now. */
+  config(stack: string): Record<string, string>;
+  setConfig(stack: string, values: Record<string, string>): void;
+  /** Every `pulumi up`/`preview` so far, with the config it ran the program with. */
+  runs(): { command: "up" | "preview"; stack: string; config: Record<string, string> }[];
+  remove(): void;
+}
+
+export function pulumiStub(initial: Record<string, Record<string, string>> = {}): PulumiStub {
+  const scratch = scratchDir("pulumi-state-");
+  const configFile = path.join(scratch.dir, "config.json");
+  fs.writeFileSync(configFile, JSON.stringify(initial));
+  const readConfigs = () =>
+    JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, Record<string, string>>;
+  return {
+    systemPath: [PULUMI_STUB_BIN, "/usr/local/bin", "/usr/bin", "/bin"],
+    env: { STUB_PULUMI_STATE: scratch.dir },
+    config: (stack) => readConfigs()[stack] ?? {},
+    setConfig: (stack, values) => {
+      const all = readConfigs();
+      all[stack] = { ...(all[stack] ?? {}), ...values };
+      fs.writeFileSync(configFile, JSON.stringify(all));
+    },
+    runs: () => {
+      const file = path.join(scratch.dir, "runs.jsonl");
+      return fs.existsSync(file)
+        ? fs
+            .readFileSync(file, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => JSON.parse(l))
+        : [];
+    },
+    remove: scratch.remove,
+  };
+}
+
+/** kubectl verbs that change the cluster: none of them may ever touch the image. */
+export const KUBECTL_WRITES = new Set([
+  "set",
+  "patch",
+  "apply",
+  "edit",
+  "replace",
+  "create",
+  "delete",
+  "scale",
+  "annotate",
+  "label",
+]);

@@ -202,6 +202,8 @@ describe("images of the repository (ecr-image, deployment-image)", () => {
   it("reads a digest or a tag, and refuses another repository with the same prefix", () => {
     expect(imageInRepository(`${URI}@sha256:abc`, URI)).toEqual({ imageDigest: "sha256:abc" });
     expect(imageInRepository(`${URI}:3f2c1ab`, URI)).toEqual({ imageTag: "3f2c1ab" });
+    // What rollout records: tag and digest; the digest is what runs.
+    expect(imageInRepository(`${URI}:3f2c1ab@sha256:abc`, URI)).toEqual({ imageDigest: "sha256:abc" });
     expect(imageInRepository(`${URI}-old:3f2c1ab`, URI)).toBeUndefined();
     expect(imageInRepository("docker.io/library/backend:latest", URI)).toBeUndefined();
   });
@@ -224,6 +226,13 @@ describe("function configuration (function-config)", () => {
 
   it("accepts the stack's configuration", () => {
     expect(configProblems(healthy)).toEqual([]);
+  });
+
+  it("takes an unset SANDBOX_* variable as its default, which is healthy (CONTRACT section 1)", () => {
+    expect(configProblems({ ...healthy, Environment: { Variables: {} } })).toEqual([]);
+    expect(configProblems({ ...healthy, Environment: undefined })).toEqual([]);
+    const { SANDBOX_MAX_OUTPUT_BYTES: _dropped, ...withoutCap } = vars;
+    expect(configProblems({ ...healthy, Environment: { Variables: withoutCap } })).toEqual([]);
   });
 
   it("says what was expected and what was found for each problem", () => {
@@ -249,12 +258,14 @@ describe("function configuration (function-config)", () => {
       }),
     ).toEqual(["SANDBOX_ALLOWED_MODULES must not list os (the sandbox refuses to start)"]);
     expect(configProblems({ ...healthy, Environment: { Variables: { SANDBOX_TIMEOUT_MS: "30s" } } })).toEqual(
-      [
-        "environment must set SANDBOX_ALLOWED_MODULES, it is missing",
-        "environment must set SANDBOX_MAX_OUTPUT_BYTES, it is missing",
-        'SANDBOX_TIMEOUT_MS must be a positive whole number, found "30s"',
-      ],
+      ['SANDBOX_TIMEOUT_MS must be a whole number from 1 to 900000, found "30s"'],
     );
+    expect(
+      configProblems({ ...healthy, Environment: { Variables: { ...vars, SANDBOX_MAX_OUTPUT_BYTES: "0" } } }),
+    ).toEqual(['SANDBOX_MAX_OUTPUT_BYTES must be a whole number from 1 to 6291456, found "0"']);
+    expect(
+      configProblems({ ...healthy, Environment: { Variables: { ...vars, SANDBOX_ALLOWED_MODULES: "" } } }),
+    ).toEqual(['SANDBOX_ALLOWED_MODULES must be comma-separated module names, found ""']);
     expect(configProblems({ ...healthy, reservedConcurrency: 0 })).toEqual([
       "reserved concurrency must not be 0, found 0 (every invoke is throttled)",
     ]);

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
 import { main as doctorMain } from "../../scripts/doctor";
 import { Moto, startMoto } from "../helpers/moto";
@@ -134,6 +135,8 @@ async function doctor(
     process?: "tsx" | "npm";
     /** Environment variables to leave out. */
     unset?: string[];
+    /** Environment variables to add. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<DoctorRun> {
   const record = path.join(tmp, `kubectl-${Date.now()}-${Math.random()}.jsonl`);
@@ -152,6 +155,7 @@ async function doctor(
     STUB_RECORD: record,
     STUB_SCENARIO: opts.scenario ?? "healthy",
     STUB_IMAGE: deployment.image,
+    ...opts.env,
   };
   for (const name of opts.unset ?? []) delete (env as Record<string, string>)[name];
   const doctorArgs = [...(opts.json === false ? [] : ["--json"]), ...args];
@@ -415,8 +419,13 @@ describe("npm run doctor", () => {
   it("fails deployment-ready when the deployment does not exist", async () => {
     const run = await doctor(FULL(), { scenario: "not-found" });
     expectOnly(run, "deployment-ready", ["ecr-image", "deployment-image"]);
-    expect(run.check("deployment-ready").detail).toContain("no deployment backend in namespace default");
+    expect(run.check("deployment-ready").detail).toContain(
+      "no deployment backend in namespace co-intelligence",
+    );
     expect(run.check("deployment-ready").fix).toContain("--namespace NS --deployment NAME");
+    expect(run.check("deployment-ready").fix).toContain(
+      "before the first rollout there is no Deployment: npm run update-backend -- --stack <stack>",
+    );
   });
 
   it("fails ecr-repository when the repository is missing and skips the image checks that need it", async () => {
@@ -433,9 +442,11 @@ describe("npm run doctor", () => {
     expect(run.check("deployment-ready").detail).toContain("1/2 replicas ready");
     expect(run.check("deployment-ready").detail).toContain("CrashLoopBackOff");
     expect(run.check("deployment-ready").fix).toContain(
-      "kubectl logs deployment/backend -n default --previous",
+      "kubectl logs deployment/backend -n co-intelligence --previous",
     );
-    expect(run.check("deployment-ready").fix).toContain("kubectl rollout undo deployment/backend -n default");
+    // Undo through the stack config, the image's one owner (never kubectl rollout undo).
+    expect(run.check("deployment-ready").fix).toContain("npm run rollout -- --stack <stack> --undo");
+    expect(run.check("deployment-ready").fix).not.toContain("kubectl rollout undo");
   });
 
   it("fails deployment-image when the deployment runs an image from elsewhere", async () => {
@@ -455,6 +466,48 @@ describe("npm run doctor", () => {
     expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
     expect(run.check("deployment-ready").detail).toContain("kubectl is not on PATH");
     expect(run.check("ecr-image").detail).toContain("kubectl is not on PATH");
+  });
+
+  it("passes function-config on a function without SANDBOX_* variables: unset means the default (CONTRACT section 1)", async () => {
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        Environment: { Variables: { SANDBOX_TIMEOUT_MS: "30000" } },
+      }),
+    );
+    const run = await doctor(FULL());
+    expect(run.check("function-config").status).toBe("pass");
+    expect(run.check("function-config").detail).toContain(
+      "defaults for SANDBOX_ALLOWED_MODULES, SANDBOX_MAX_OUTPUT_BYTES, SANDBOX_MEMORY_MB",
+    );
+  });
+
+  it("reads the image as rollout records it (tag and digest) in ecr-image and deployment-image", async () => {
+    const [uri, digest] = deployment.image.split("@");
+    const run = await doctor(FULL(), { env: { STUB_IMAGE: `${uri}:3f2c1ab@${digest}` } });
+    expectOnly(run, undefined);
+    expect(run.check("ecr-image").detail).toContain(`${uri}:3f2c1ab@${digest}: no critical findings`);
+  });
+
+  it("says no cluster is configured (not 'no deployment') when kubectl has no context and would ask localhost:8080", async () => {
+    const run = await doctor(FULL(), { scenario: "no-kubeconfig" });
+    expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
+    const detail = run.check("deployment-ready").detail;
+    expect(detail).toMatch(/^no cluster configured: kubectl has no current context/);
+    expect(detail).toContain("aws eks update-kubeconfig --name <cluster>");
+    expect(detail).not.toContain("no deployment");
+    // It asked kubectl for its context and nothing else: no question went to localhost:8080.
+    expect(run.kubectlCalls).toEqual([["kubectl", "config", "current-context"]]);
+  });
+
+  it("notes in deployment-ready's detail that the autoscaler cannot scale without metrics-server", async () => {
+    const healthy = await doctor(FULL());
+    expect(healthy.check("deployment-ready").detail).not.toContain("metrics");
+    const run = await doctor(FULL(), { env: { STUB_METRICS: "missing" } });
+    expect(run.check("deployment-ready").status).toBe("pass");
+    expect(run.check("deployment-ready").detail).toContain(
+      "the autoscaler cannot scale: the metrics API (v1beta1.metrics.k8s.io) is missing; install metrics-server",
+    );
   });
 
   it("skips the deployment checks when kubectl may not read the cluster", async () => {

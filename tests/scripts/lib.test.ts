@@ -81,7 +81,7 @@ describe("resolveTargets", () => {
       functionName: "co-intelligence-code-executor",
       repositoryName: "co-intelligence-backend",
       invokeRoleName: "co-intelligence-eks-node-role",
-      namespace: "default",
+      namespace: "co-intelligence",
       deploymentName: "backend",
       sinceMinutes: 15,
     });

@@ -67,7 +67,7 @@ afterAll(async () => {
 
 function start(
   args: string[],
-  opts: { kubectl?: boolean } = {},
+  opts: { kubectl?: boolean; env?: Record<string, string> } = {},
 ): ChildProcessWithoutNullStreams & { record: string } {
   const record = path.join(tmp, `kubectl-${++stream}.jsonl`);
   const child = spawn(path.join(NODE_BIN, "tsx"), ["scripts/logs.ts", ...args], {
@@ -81,12 +81,13 @@ function start(
       HOME: tmp,
       ...moto.env,
       STUB_RECORD: record,
+      ...opts.env,
     },
   });
   return Object.assign(child, { record });
 }
 
-async function logs(args: string[], opts: { kubectl?: boolean } = {}) {
+async function logs(args: string[], opts: { kubectl?: boolean; env?: Record<string, string> } = {}) {
   const child = start(args, opts);
   let stdout = "";
   let stderr = "";
@@ -182,7 +183,7 @@ describe("npm run logs", () => {
     const run = await logs(["--backend", "--once", "--namespace", "chat", "--since", "30"]);
     expect(run.code).toBe(0);
     expect(run.calls).toEqual([
-      ["kubectl", "logs", "deployment/backend", "-n", "chat", "--all-containers", "--since=30m"],
+      ["kubectl", "logs", "-n", "chat", "--all-containers", "--since=30m", "--", "deployment/backend"],
     ]);
     expect(run.stdout).toContain("Server listening");
     const follow = start(["--backend", "--deployment", "web"]);
@@ -192,12 +193,33 @@ describe("npm run logs", () => {
       "kubectl",
       "logs",
       "-f",
-      "deployment/web",
       "-n",
-      "default",
+      "co-intelligence",
       "--all-containers",
       "--since=15m",
+      "--",
+      "deployment/web",
     ]);
+  });
+
+  it("--backend prints the pods' output with escape codes and workflow commands made inert", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "hostile-"));
+    fs.writeFileSync(
+      path.join(dir, "kubectl-logs.out"),
+      "ok line\n\u001b]52;c;cm0gLXJmIH4=\u0007\u001b[2J title\n::add-mask::secret\n  ::error file=x::owned\nfine ##[group]x\n",
+    );
+    const run = await logs(["--backend", "--once"], { env: { STUB_DIR: dir } });
+    expect(run.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(run.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(run.lines).toEqual([
+      "ok line",
+      "\\x1b]52;c;cm0gLXJmIH4=\\x07\\x1b[2J title",
+      "\\::add-mask::secret",
+      "  \\::error file=x::owned",
+      "fine #\\#[group]x",
+    ]);
+    expect(run.lines.some((l) => /^\s*::/.test(l))).toBe(false);
   });
 
   it("--backend without kubectl says how to get it", async () => {

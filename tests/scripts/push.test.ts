@@ -37,12 +37,13 @@ describe("npm run push", () => {
   it("logs in with the ECR token's password on stdin (never argv), pushes, and prints the digest", async () => {
     const run = await push(["--image", `${URL}:1a2b3c4d5e6f`, "--json"]);
     expect(run.calls).toEqual([
-      ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
-      ["docker", "push", `${URL}:1a2b3c4d5e6f`],
+      ["docker", "login", "--username", "AWS", "--password-stdin", "--", REGISTRY],
+      ["docker", "push", "--", `${URL}:1a2b3c4d5e6f`],
+      ["docker", "logout", "--", REGISTRY],
     ]);
     expect(run.stdin).toEqual([
       {
-        argv: ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
+        argv: ["docker", "login", "--username", "AWS", "--password-stdin", "--", REGISTRY],
         bytes: PASSWORD.length,
         sha256: createHash("sha256").update(PASSWORD).digest("hex"),
       },
@@ -72,9 +73,10 @@ describe("npm run push", () => {
     ]);
     expect(run.status).toBe(0);
     expect(run.calls).toEqual([
-      ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
-      ["docker", "tag", "co-intelligence-backend:abc", `${URL}:abc`],
-      ["docker", "push", `${URL}:abc`],
+      ["docker", "login", "--username", "AWS", "--password-stdin", "--", REGISTRY],
+      ["docker", "tag", "--", "co-intelligence-backend:abc", `${URL}:abc`],
+      ["docker", "push", "--", `${URL}:abc`],
+      ["docker", "logout", "--", REGISTRY],
     ]);
     expect(run.stdout).toContain(`digest: ${DIGEST}`);
     expect(run.stdout).toContain(`imageByDigest: ${URL}@${DIGEST}`);
@@ -85,7 +87,7 @@ describe("npm run push", () => {
     try {
       const run = await push(["--context", repo.dir]);
       expect(run.status).toBe(0);
-      expect(run.calls[1]).toEqual(["docker", "push", `${URL}:${repo.commit.slice(0, 12)}`]);
+      expect(run.calls[1]).toEqual(["docker", "push", "--", `${URL}:${repo.commit.slice(0, 12)}`]);
     } finally {
       repo.remove();
     }
@@ -118,10 +120,18 @@ describe("npm run push", () => {
     expect(report.steps[0]!.error.fix).toContain("npm run deploy -- --stack <stack>");
   });
 
+  it("logs docker out of the registry even when the push fails (no ECR password left in ~/.docker)", async () => {
+    const run = await push(["--image", `${URL}:abc`], "push-fail");
+    expect(run.status).toBe(1);
+    expect(run.calls.map((c) => c[1])).toEqual(["login", "push", "logout"]);
+    expect(run.calls[2]).toEqual(["docker", "logout", "--", REGISTRY]);
+  });
+
   it("stops when docker login is refused, without pushing", async () => {
     const run = await push(["--image", `${URL}:abc`], "login-fail");
     expect(run.status).toBe(1);
-    expect(run.calls.map((c) => c[1])).toEqual(["login"]);
+    // Nothing pushed; and whatever docker kept of the attempt is logged out.
+    expect(run.calls.map((c) => c[1])).toEqual(["login", "logout"]);
     expect(run.stdout).toContain("docker login to 123456789012.dkr.ecr.us-east-1.amazonaws.com failed");
     expect(run.stdout).toContain("fix: ");
   });

@@ -1,36 +1,66 @@
-// npm run rollout (scripts/rollout.ts) with the recording kubectl stub: the exact commands,
-// the undo on a failed rollout, and what on-call is shown.
+// npm run rollout (scripts/rollout.ts): the stack config owns the image. With the recording
+// pulumi and kubectl stubs and ECR in moto: what is recorded, what runs, the undo on a failed
+// rollout, --undo, and names that would be read as flags.
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { startMoto, type Moto } from "../helpers/moto";
-import { jsonOf, pulumiWithOutputs, runScript, scratchDir } from "./deploy-harness";
+import {
+  KUBECTL_WRITES,
+  jsonOf,
+  pulumiStub,
+  runScript,
+  type CommandRun,
+  type PulumiStub,
+} from "./deploy-harness";
+import { REPOSITORY_URL as URL, createRepository, ecrClientFor, putImage } from "./ecr-images";
 
-const URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/co-intelligence-backend";
-const DIGEST = `sha256:${"ab".repeat(32)}`;
-const IMAGE = `${URL}@${DIGEST}`;
-const OLD_IMAGE = `${URL}@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945`;
+const IMAGE_KEY = "co-intelligence:image";
+const PREVIOUS_KEY = "co-intelligence:previousImage";
+
+let moto: Moto;
+let v1: string;
+let v2: string;
+beforeAll(async () => {
+  moto = await startMoto();
+  const ecr = ecrClientFor(moto.endpoint);
+  await createRepository(ecr);
+  v1 = `${URL}:1a2b3c4d5e6f@${await putImage(ecr, "one", ["1a2b3c4d5e6f"])}`;
+  v2 = `${URL}:6f5e4d3c2b1a@${await putImage(ecr, "two", ["6f5e4d3c2b1a"])}`;
+});
+afterAll(async () => moto.stop());
+
+let pulumi: PulumiStub;
+beforeEach(() => {
+  pulumi = pulumiStub({ prod: { "co-intelligence:clusterName": "co-intelligence-eks" } });
+});
+afterEach(() => pulumi.remove());
 
 const rollout = (args: string[], scenario = "healthy", env: Record<string, string> = {}) =>
-  runScript("rollout", args, { scenario, env });
+  runScript("rollout", args, {
+    scenario,
+    env: { ...moto.env, ...pulumi.env, ...env },
+    systemPath: pulumi.systemPath,
+  });
+
+const tagOnly = (ref: string) => ref.split("@")[0]!;
+/** The calls that act (reading the stack's outputs for the names is not one of them). */
+const acting = (run: CommandRun) => run.calls.filter((c) => !(c[0] === "pulumi" && c[1] === "stack"));
+const kubectlWrites = (run: CommandRun) =>
+  run.calls.filter((c) => c[0] === "kubectl" && KUBECTL_WRITES.has(c[1]!));
 
 describe("npm run rollout", () => {
-  it("sets the container's image by digest and waits for the rollout with the timeout", async () => {
-    const run = await rollout([
-      "--image",
-      IMAGE,
-      "--namespace",
-      "co-intelligence",
-      "--timeout",
-      "90s",
-      "--json",
-    ]);
-    expect(run.calls).toEqual([
-      ["kubectl", "get", "deployment", "backend", "-n", "co-intelligence", "-o", "json"],
-      ["kubectl", "set", "image", "deployment/backend", `backend=${IMAGE}`, "-n", "co-intelligence"],
-      ["kubectl", "rollout", "status", "deployment/backend", "-n", "co-intelligence", "--timeout=90s"],
-    ]);
+  it("records the image by tag and digest in the stack config, runs pulumi up, and waits for the rollout", async () => {
+    const run = await rollout(["--stack", "prod", "--image", tagOnly(v1), "--timeout", "90s", "--json"]);
     expect(run.status).toBe(0);
+    expect(acting(run)).toEqual([
+      ["pulumi", "config", "get", "--stack", "prod", "--", IMAGE_KEY],
+      ["pulumi", "config", "get", "--stack", "prod", "--", PREVIOUS_KEY],
+      ["pulumi", "config", "set", "--stack", "prod", "--", IMAGE_KEY, v1],
+      ["pulumi", "config", "rm", "--stack", "prod", "--", PREVIOUS_KEY],
+      ["pulumi", "up", "--stack", "prod", "--yes", "--non-interactive"],
+      ["kubectl", "rollout", "status", "-n", "co-intelligence", "--timeout=90s", "--", "deployment/backend"],
+    ]);
+    expect(pulumi.config("prod")[IMAGE_KEY]).toBe(v1);
+    expect(pulumi.runs().map((r) => r.config[IMAGE_KEY])).toEqual([v1]);
     expect(jsonOf(run)).toEqual({
       ok: true,
       steps: [
@@ -38,55 +68,50 @@ describe("npm run rollout", () => {
           ok: true,
           step: "rollout",
           result: {
+            stack: "prod",
             deployment: "backend",
             namespace: "co-intelligence",
-            image: IMAGE,
-            previousImage: OLD_IMAGE,
+            image: v1,
+            previousImage: "",
           },
         },
       ],
     });
   });
 
-  it("takes the names from the environment and the defaults of the contract (default namespace, 5m)", async () => {
-    const run = await rollout(["--image", IMAGE], "healthy", { BACKEND_DEPLOYMENT: "chat" });
-    expect(run.status).toBe(0);
-    expect(run.calls.slice(1)).toEqual([
-      ["kubectl", "set", "image", "deployment/chat", `backend=${IMAGE}`, "-n", "default"],
-      ["kubectl", "rollout", "status", "deployment/chat", "-n", "default", "--timeout=5m"],
-    ]);
-    expect(run.stdout).toContain("✔ rollout");
-    expect(run.stdout).toContain(`image: ${IMAGE}`);
+  it("keeps the image it replaces as the undo target, and --undo goes back to it", async () => {
+    expect((await rollout(["--stack", "prod", "--image", tagOnly(v1)])).status).toBe(0);
+    const second = await rollout(["--stack", "prod", "--image", tagOnly(v2)]);
+    expect(second.status).toBe(0);
+    expect(pulumi.config("prod")).toMatchObject({ [IMAGE_KEY]: v2, [PREVIOUS_KEY]: v1 });
+    const undo = await rollout(["--stack", "prod", "--undo"]);
+    expect(undo.status).toBe(0);
+    expect(pulumi.config("prod")).toMatchObject({ [IMAGE_KEY]: v1, [PREVIOUS_KEY]: v2 });
+    expect(pulumi.runs().map((r) => r.config[IMAGE_KEY])).toEqual([v1, v2, v1]);
+    expect(undo.stdout).toContain(`image: ${v1}`);
   });
 
-  it("takes the namespace and deployment from the stack's outputs with --stack", async () => {
-    const pulumi = pulumiWithOutputs({ namespace: "co-intelligence", deploymentName: "chat-backend" });
-    try {
-      const run = await runScript("rollout", ["--stack", "prod", "--image", IMAGE], {
-        systemPath: pulumi.systemPath,
-      });
-      expect(run.status).toBe(0);
-      expect(run.calls[1]).toEqual([
-        "kubectl",
-        "set",
-        "image",
-        "deployment/chat-backend",
-        `backend=${IMAGE}`,
-        "-n",
-        "co-intelligence",
-      ]);
-    } finally {
-      pulumi.remove();
-    }
+  it("never writes the image with kubectl: the stack config is its only owner", async () => {
+    const runs = [
+      await rollout(["--stack", "prod", "--image", tagOnly(v1)]),
+      await rollout(["--stack", "prod", "--image", tagOnly(v2)], "rollout-fail"),
+      await rollout(["--stack", "prod", "--undo"]),
+    ];
+    for (const run of runs) expect(kubectlWrites(run)).toEqual([]);
   });
 
-  it("undoes a rollout that times out and shows the failing pod's events and last log lines", async () => {
-    const run = await rollout(["--image", IMAGE, "--namespace", "co-intelligence"], "rollout-fail");
+  it("undoes a rollout that does not complete through the config, after showing the failing pod's events and logs", async () => {
+    pulumi.setConfig("prod", { [IMAGE_KEY]: v1 });
+    const run = await rollout(["--stack", "prod", "--image", tagOnly(v2)], "rollout-fail");
     const pod = "backend-5c8d7f9b4-qwrtz";
-    expect(run.calls).toEqual([
-      ["kubectl", "get", "deployment", "backend", "-n", "co-intelligence", "-o", "json"],
-      ["kubectl", "set", "image", "deployment/backend", `backend=${IMAGE}`, "-n", "co-intelligence"],
-      ["kubectl", "rollout", "status", "deployment/backend", "-n", "co-intelligence", "--timeout=5m"],
+    expect(run.status).toBe(1);
+    expect(pulumi.runs().map((r) => r.config[IMAGE_KEY])).toEqual([v2, v1]);
+    expect(pulumi.config("prod")[IMAGE_KEY]).toBe(v1);
+    expect(pulumi.config("prod")[PREVIOUS_KEY]).toBeUndefined();
+    const kubectl = acting(run).filter((c) => c[0] === "kubectl");
+    expect(kubectl).toEqual([
+      ["kubectl", "rollout", "status", "-n", "co-intelligence", "--timeout=5m", "--", "deployment/backend"],
+      ["kubectl", "get", "deployment", "-n", "co-intelligence", "-o", "json", "--", "backend"],
       [
         "kubectl",
         "get",
@@ -99,134 +124,103 @@ describe("npm run rollout", () => {
         "json",
       ],
       ["kubectl", "get", "events", "-n", "co-intelligence", "--field-selector", `involvedObject.name=${pod}`],
-      ["kubectl", "logs", pod, "-n", "co-intelligence", "--tail=50"],
-      ["kubectl", "rollout", "undo", "deployment/backend", "-n", "co-intelligence"],
+      ["kubectl", "logs", "-n", "co-intelligence", "--tail=50", "--", pod],
     ]);
-    expect(run.status).toBe(1);
     expect(run.stdout).toContain(
-      `✘ rollout  rollout of ${IMAGE} did not complete (error: timed out waiting for the condition); rolled back to ${OLD_IMAGE}`,
+      `rollout of ${v2} did not complete (error: timed out waiting for the condition); rolled back to ${v1}`,
     );
     expect(run.stdout).toContain(`pod ${pod}: CrashLoopBackOff, 7 restarts`);
-    expect(run.stdout).toContain("Back-off restarting failed container backend");
     expect(run.stdout).toContain("configuration error: GEMINI_API_KEY is required");
     expect(run.stdout).toContain("fix: fix what the pods' events and logs above show");
-    // The healthy old pod is not diagnosed.
-    expect(run.stdout).not.toContain("backend-7d9f8b6c5d-x2x7k");
   });
 
-  it("reports the undo in --json with the diagnosis as details", async () => {
-    const run = await rollout(["--image", IMAGE, "--json"], "rollout-fail");
+  it("restores the config when pulumi up itself fails", async () => {
+    pulumi.setConfig("prod", { [IMAGE_KEY]: v1 });
+    const run = await rollout(["--stack", "prod", "--image", tagOnly(v2)], "healthy", {
+      STUB_PULUMI_FAIL: "up-once",
+    });
     expect(run.status).toBe(1);
-    const report = jsonOf<{
-      ok: boolean;
-      steps: { ok: boolean; error: { message: string; fix: string; details: string[] } }[];
-    }>(run);
-    expect(report.ok).toBe(false);
-    expect(report.steps[0]!.error.message).toContain("rolled back to");
-    expect(report.steps[0]!.error.details.join("\n")).toContain("CrashLoopBackOff");
-    expect(run.calls[run.calls.length - 1]).toEqual([
-      "kubectl",
-      "rollout",
-      "undo",
-      "deployment/backend",
-      "-n",
-      "default",
-    ]);
+    expect(pulumi.config("prod")[IMAGE_KEY]).toBe(v1);
+    expect(run.stdout).toContain("pulumi up --stack prod failed");
+    expect(run.calls.some((c) => c[0] === "kubectl")).toBe(false);
   });
 
-  it("changes nothing when the deployment does not exist, and says how to find it", async () => {
-    const run = await rollout(["--image", IMAGE, "--deployment", "backnd"], "not-found");
+  it("refuses --undo when the stack records no earlier image", async () => {
+    const run = await rollout(["--stack", "prod", "--undo"]);
     expect(run.status).toBe(1);
-    expect(run.calls).toEqual([["kubectl", "get", "deployment", "backnd", "-n", "default", "-o", "json"]]);
-    expect(run.stdout).toContain('Error from server (NotFound): deployments.apps "backnd" not found');
-    expect(run.stdout).toContain("fix: check the names (kubectl get deployments -n default)");
+    expect(run.stdout).toContain("records no earlier image");
+    expect(pulumi.runs()).toEqual([]);
   });
 
-  it("stops when kubectl may read but not patch the deployment, naming the permission", async () => {
-    const stubDir = scratchDir("kubectl-answers-");
-    try {
-      fs.writeFileSync(
-        path.join(stubDir.dir, "kubectl-set-image.err"),
-        'Error from server (Forbidden): deployments.apps "backend" is forbidden: User "ci" cannot patch resource "deployments" in API group "apps" in the namespace "default"\n',
-      );
-      fs.writeFileSync(path.join(stubDir.dir, "kubectl-set-image.exit"), "1");
-      const run = await rollout(["--image", IMAGE], "healthy", { STUB_DIR: stubDir.dir });
-      expect(run.status).toBe(1);
-      expect(run.calls.map((c) => c[1])).toEqual(["get", "set"]);
-      expect(run.stdout).toContain("kubectl set image failed: Error from server (Forbidden)");
-      expect(run.stdout).toContain(
-        "fix: use a kubeconfig allowed to get and patch deployments in default (kubectl auth can-i patch deployment/backend -n default)",
-      );
-    } finally {
-      stubDir.remove();
-    }
-  });
-
-  it("says how to point kubectl at the cluster when it cannot reach it", async () => {
-    const run = await rollout(["--image", IMAGE], "unreachable");
+  it("needs --stack: the image lives in a stack's config", async () => {
+    const run = await rollout(["--image", tagOnly(v1)]);
     expect(run.status).toBe(1);
-    expect(run.calls).toHaveLength(1);
-    expect(run.stdout).toContain(
-      "fix: point kubectl at the cluster: aws eks update-kubeconfig --name <cluster>",
-    );
+    expect(run.stdout).toContain("fix: name it: npm run rollout -- --stack <stack>");
+    expect(acting(run)).toEqual([]);
   });
 
-  it("refuses a container name the deployment does not have, listing the ones it has", async () => {
-    const run = await rollout(["--image", IMAGE, "--container", "api"]);
+  // (moto 5.2 gives every pushed manifest the digest of an empty body, so a test of a tag and
+  // digest that name two different images cannot be written against it.)
+  it("resolves a digest to its commit tag (the tag the lifecycle policy protects)", async () => {
+    const byDigest = await rollout(["--stack", "prod", "--image", `${URL}@${v1.split("@")[1]}`]);
+    expect(byDigest.status).toBe(0);
+    expect(pulumi.config("prod")[IMAGE_KEY]).toBe(v1);
+  });
+
+  it("refuses an image the repository does not hold, with the command that pushes it", async () => {
+    const run = await rollout(["--stack", "prod", "--image", `${URL}:nope`]);
     expect(run.status).toBe(1);
-    expect(run.calls).toHaveLength(1);
-    expect(run.stdout).toContain("has no container named api (it has: backend)");
-    expect(run.stdout).toContain("fix: name the container: npm run rollout -- --container backend");
+    expect(acting(run)).toEqual([]);
+    expect(run.stdout).toContain(`${URL}:nope is not in the repository`);
+    expect(run.stdout).toContain("fix: push it first: npm run push");
   });
 
   it("refuses a malformed --timeout with a one-line usage error", async () => {
-    const run = await rollout(["--image", IMAGE, "--timeout", "five"]);
+    const run = await rollout(["--stack", "prod", "--image", tagOnly(v1), "--timeout", "five"]);
     expect(run.status).toBe(2);
-    expect(run.calls).toEqual([]);
+    expect(acting(run)).toEqual([]);
     expect(run.stderr.trim()).toBe(
       'error: --timeout must be a duration like 90s, 5m or 1h, got "five" (see: npm run rollout -- --help)',
     );
   });
+});
 
-  describe("an image named by tag", () => {
-    let moto: Moto;
-    beforeAll(async () => {
-      moto = await startMoto();
-      const ecr = new ECRClient({
-        region: "us-east-1",
-        endpoint: moto.endpoint,
-        credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-      });
-      await ecr.send(new CreateRepositoryCommand({ repositoryName: "co-intelligence-backend" }));
-      const manifest = JSON.stringify({
-        schemaVersion: 2,
-        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-        config: { mediaType: "application/vnd.docker.container.image.v1+json", size: 7023, digest: DIGEST },
-        layers: [],
-      });
-      await ecr.send(
-        new PutImageCommand({
-          repositoryName: "co-intelligence-backend",
-          imageManifest: manifest,
-          imageTag: "v1",
-        }),
+describe("names that a tool would read as flags", () => {
+  it.each([
+    ["a --deployment flag", ["--deployment=--kubeconfig=/tmp/evil"], {}, "deployment (from --deployment)"],
+    [
+      "BACKEND_NAMESPACE",
+      [],
+      { BACKEND_NAMESPACE: "--server=http://127.0.0.1:1" },
+      "namespace (from BACKEND_NAMESPACE)",
+    ],
+    ["a repository", ["--repository", "-x"], {}, "repository (from --repository)"],
+  ])("are refused before any tool runs: %s", async (_, extra, env, source) => {
+    const run = await rollout(["--stack", "prod", "--image", tagOnly(v1), ...extra], "healthy", env);
+    expect(run.status).toBe(2);
+    expect(acting(run)).toEqual([]);
+    expect(run.stderr).toContain(source);
+    expect(run.stderr).toMatch(/must be (a Kubernetes|an ECR)/);
+  });
+
+  it("are refused when a stack output carries them", async () => {
+    const stub = pulumiStub();
+    try {
+      fs.writeFileSync(
+        `${stub.env.STUB_PULUMI_STATE}/outputs.json`,
+        JSON.stringify({ deploymentName: "--kubeconfig=/tmp/evil", namespace: "co-intelligence" }),
       );
-    });
-    afterAll(async () => moto.stop());
-
-    it("is deployed by the digest ECR holds for the tag (a tag can move; the deployment must not)", async () => {
-      const run = await rollout(["--image", `${URL}:v1`], "healthy", moto.env);
-      expect(run.status).toBe(0);
-      const setImage = run.calls.find((c) => c[1] === "set")!;
-      expect(setImage[4]).toMatch(new RegExp(`^backend=${URL.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`));
-    });
-
-    it("is refused when the tag is not in the repository, with the command that pushes it", async () => {
-      const run = await rollout(["--image", `${URL}:nope`], "healthy", moto.env);
-      expect(run.status).toBe(1);
-      expect(run.calls).toEqual([]);
-      expect(run.stdout).toContain(`${URL}:nope is not in the repository`);
-      expect(run.stdout).toContain("fix: push it first: npm run push");
-    });
+      const run = await runScript("rollout", ["--stack", "prod", "--image", tagOnly(v1)], {
+        env: { ...moto.env, ...stub.env },
+        systemPath: stub.systemPath,
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(
+        "deployment (from stack output deploymentName) must be a Kubernetes object name",
+      );
+      expect(acting(run)).toEqual([]);
+    } finally {
+      stub.remove();
+    }
   });
 });

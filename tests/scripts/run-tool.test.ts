@@ -3,7 +3,9 @@
  * argument is never parsed by the shell, stdin comes from memory, and a failure, a missing
  * tool or a tool that hangs is a result to read, not a throw.
  */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import * as path from "node:path";
 import { runTool } from "../../scripts/lib/run-tool";
 
 describe("runTool", () => {
@@ -52,5 +54,28 @@ describe("runTool", () => {
       env: { PATH: "/usr/bin:/bin", HOME: "/root" },
     });
     expect(result).toEqual({ code: 0, stdout: "/usr/bin:/bin\n", stderr: "" });
+  });
+});
+
+describe("a command that is stopped", () => {
+  it("takes its running tools' process groups along (a hung tool does not outlive it)", async () => {
+    const root = path.join(__dirname, "..", "..");
+    // A command whose tool hangs: runTool("sleep 47.25"), then SIGTERM as a CI job gets.
+    const script = `require(${JSON.stringify(path.join(root, "scripts/lib/run-tool.ts"))}).runTool("sh", ["-c", "sleep 47.25 & sleep 57.25"]);`;
+    const child = spawn(path.join(root, "node_modules/.bin/node"), ["--import", "tsx", "-e", script], {
+      cwd: root,
+      stdio: "ignore",
+    });
+    const alive = async () => (await runTool("pgrep", ["-f", "^sleep (47|57)\\.25$"])).stdout.trim() !== "";
+    const deadline = Date.now() + 20000;
+    while (!(await alive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await alive()).toBe(true);
+    child.kill("SIGTERM");
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on("exit", (_, s) => resolve(s)),
+    );
+    expect(signal).toBe("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await alive()).toBe(false);
   });
 });

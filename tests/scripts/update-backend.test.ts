@@ -1,48 +1,61 @@
 // npm run update-backend (scripts/update-backend.ts): build, push and rollout in one process,
 // stopping at the first failure; ECR in moto, docker and kubectl as recording stubs.
-import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { startMoto, type Moto } from "../helpers/moto";
-import { cleanRepo, jsonOf, runScript } from "./deploy-harness";
+import { KUBECTL_WRITES, cleanRepo, jsonOf, pulumiStub, runScript, type PulumiStub } from "./deploy-harness";
+import { createRepository, ecrClientFor, putImage } from "./ecr-images";
 
 const REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const URL = `${REGISTRY}/co-intelligence-backend`;
-const DIGEST = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
-
 let moto: Moto;
 let repo: ReturnType<typeof cleanRepo>;
+/** What the registry holds after the (stubbed) push: the image of this commit, by its digest. */
+let DIGEST: string;
 beforeAll(async () => {
   moto = await startMoto();
-  const ecr = new ECRClient({
-    region: "us-east-1",
-    endpoint: moto.endpoint,
-    credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-  });
-  await ecr.send(new CreateRepositoryCommand({ repositoryName: "co-intelligence-backend" }));
+  const ecr = ecrClientFor(moto.endpoint);
+  await createRepository(ecr);
   repo = cleanRepo();
+  DIGEST = await putImage(ecr, "this-commit", [repo.commit.slice(0, 12)]);
 });
 afterAll(async () => {
   repo.remove();
   await moto.stop();
 });
 
+let pulumi: PulumiStub;
+beforeEach(() => (pulumi = pulumiStub()));
+afterEach(() => pulumi.remove());
+
 const update = (scenario: string, extra: string[] = []) =>
-  runScript("update-backend", ["--context", repo.dir, "--namespace", "co-intelligence", ...extra], {
-    scenario,
-    env: moto.env,
-  });
+  runScript(
+    "update-backend",
+    ["--stack", "prod", "--context", repo.dir, "--namespace", "co-intelligence", ...extra],
+    {
+      scenario,
+      // docker push reports the digest the registry holds for the tag.
+      env: { ...moto.env, ...pulumi.env, STUB_DIGEST: DIGEST.replace("sha256:", "") },
+      systemPath: pulumi.systemPath,
+    },
+  );
+const acting = (calls: string[][]) => calls.filter((c) => !(c[0] === "pulumi" && c[1] === "stack"));
 
 describe("npm run update-backend", () => {
-  it("builds this commit, pushes it and rolls the deployment to exactly the pushed digest", async () => {
+  it("builds this commit, pushes it and rolls the stack to exactly the pushed tag and digest", async () => {
     const run = await update("healthy", ["--json"]);
     const image = `${URL}:${repo.commit.slice(0, 12)}`;
-    expect(run.calls).toEqual([
-      ["docker", "build", "-f", "backend/Dockerfile", "-t", image, "."],
-      ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
-      ["docker", "push", image],
-      ["kubectl", "get", "deployment", "backend", "-n", "co-intelligence", "-o", "json"],
-      ["kubectl", "set", "image", "deployment/backend", `backend=${URL}@${DIGEST}`, "-n", "co-intelligence"],
-      ["kubectl", "rollout", "status", "deployment/backend", "-n", "co-intelligence", "--timeout=5m"],
+    expect(acting(run.calls)).toEqual([
+      ["docker", "build", "-f", "backend/Dockerfile", "-t", image, "--", "."],
+      ["docker", "login", "--username", "AWS", "--password-stdin", "--", REGISTRY],
+      ["docker", "push", "--", image],
+      ["docker", "logout", "--", REGISTRY],
+      ["pulumi", "config", "get", "--stack", "prod", "--", "co-intelligence:image"],
+      ["pulumi", "config", "get", "--stack", "prod", "--", "co-intelligence:previousImage"],
+      ["pulumi", "config", "set", "--stack", "prod", "--", "co-intelligence:image", `${image}@${DIGEST}`],
+      ["pulumi", "config", "rm", "--stack", "prod", "--", "co-intelligence:previousImage"],
+      ["pulumi", "up", "--stack", "prod", "--yes", "--non-interactive"],
+      ["kubectl", "rollout", "status", "-n", "co-intelligence", "--timeout=5m", "--", "deployment/backend"],
     ]);
+    expect(pulumi.config("prod")["co-intelligence:image"]).toBe(`${image}@${DIGEST}`);
     expect(run.status).toBe(0);
     const report = jsonOf<{ ok: boolean; steps: { step: string; ok: boolean }[] }>(run);
     expect(report.ok).toBe(true);
@@ -57,7 +70,7 @@ describe("npm run update-backend", () => {
   it("fails before building when the repository does not exist", async () => {
     const run = await update("healthy", ["--repository", "no-such-repo"]);
     expect(run.status).toBe(1);
-    expect(run.calls).toEqual([]);
+    expect(acting(run.calls)).toEqual([]);
     expect(run.stdout).toContain("✘ repository  ECR repository no-such-repo does not exist in us-east-1");
     expect(run.stdout).toContain("fix: create it with the stack: npm run deploy -- --stack <stack>");
   });
@@ -65,13 +78,13 @@ describe("npm run update-backend", () => {
   it("takes the repository URL from the flag without asking ECR for it", async () => {
     const run = await update("healthy", ["--repository-url", URL, "--repository", "not-asked"]);
     expect(run.status).toBe(0);
-    expect(run.calls[0]).toContain(`${URL}:${repo.commit.slice(0, 12)}`);
+    expect(acting(run.calls)[0]).toContain(`${URL}:${repo.commit.slice(0, 12)}`);
   });
 
   it("stops after a failed build: nothing is pushed or rolled out", async () => {
     const run = await update("build-fail");
     expect(run.status).toBe(1);
-    expect(run.calls.map((c) => c[1])).toEqual(["build"]);
+    expect(acting(run.calls).map((c) => c[1])).toEqual(["build"]);
     expect(run.stdout).toContain("✘ build  docker build failed");
     expect(run.stdout).not.toContain("push");
   });
@@ -80,21 +93,20 @@ describe("npm run update-backend", () => {
     const run = await update("push-fail");
     expect(run.status).toBe(1);
     expect(run.calls.map((c) => c[0])).not.toContain("kubectl");
+    expect(pulumi.runs()).toEqual([]);
     expect(run.stdout).toContain("✔ build");
     expect(run.stdout).toContain("✘ push  docker push");
   });
 
-  it("undoes a failed rollout after a good build and push, and exits 1", async () => {
+  it("undoes a failed rollout after a good build and push (config restored, pulumi up), and exits 1", async () => {
     const run = await update("rollout-fail");
     expect(run.status).toBe(1);
-    expect(run.calls[run.calls.length - 1]).toEqual([
-      "kubectl",
-      "rollout",
-      "undo",
-      "deployment/backend",
-      "-n",
-      "co-intelligence",
+    expect(pulumi.runs().map((r) => r.config["co-intelligence:image"])).toEqual([
+      `${URL}:${repo.commit.slice(0, 12)}@${DIGEST}`,
+      undefined,
     ]);
+    expect(pulumi.config("prod")["co-intelligence:image"]).toBeUndefined();
+    expect(run.calls.filter((c) => c[0] === "kubectl" && KUBECTL_WRITES.has(c[1]!))).toEqual([]);
     expect(run.stdout).toContain("✔ build");
     expect(run.stdout).toContain("✔ push");
     expect(run.stdout).toContain("✘ rollout");
