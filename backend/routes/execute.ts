@@ -1,10 +1,12 @@
 /**
  * POST /api/execute: runs code directly in the sandbox and answers its response as JSON
- * (smoke tests, on-call). A sandbox that cannot be reached answers the same shape with 502
- * (503 when throttled), so callers always get something to read.
+ * (smoke tests, on-call). Outcomes of the code are 200; a malformed request the sandbox
+ * refused (InvalidRequest) is the client's error, 400; a sandbox that cannot be reached is 502,
+ * a busy one or a server shutting down 503 with Retry-After, each with the same shape so
+ * callers always get something to read. A client that disconnects aborts the invocation.
  */
-import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { sendError } from "../errors";
 
 /** The sandbox's own limit (CONTRACT section 1): 64 KiB of code. */
 export const MAX_CODE_CHARS = 65536;
@@ -15,10 +17,12 @@ const executeBody = {
   properties: { code: { type: "string", minLength: 1, maxLength: MAX_CODE_CHARS } },
 } as const;
 
-const BACKEND_FAILURES: Record<string, number> = {
-  SandboxUnavailable: 502,
-  SandboxError: 502,
-  Throttled: 503,
+const STATUS_BY_ERROR: Record<string, { status: number; retryAfter?: string }> = {
+  InvalidRequest: { status: 400 },
+  SandboxUnavailable: { status: 502 },
+  SandboxError: { status: 502 },
+  Throttled: { status: 503, retryAfter: "2" },
+  ServerShuttingDown: { status: 503, retryAfter: "5" },
 };
 
 export async function executeRoutes(app: FastifyInstance): Promise<void> {
@@ -27,16 +31,51 @@ export async function executeRoutes(app: FastifyInstance): Promise<void> {
     { schema: { body: executeBody } },
     async (request, reply) => {
       const ctx = app.backend;
+      const release = ctx.executions.tryAcquire();
+      if (!release) {
+        request.logFields["outcome"] = "busy";
+        return sendError(
+          reply,
+          503,
+          "ServerBusy",
+          `This server is running as much code as it may at once (${ctx.config.maxConcurrentExecutions}); try again in a few seconds`,
+          { "retry-after": "2" },
+        );
+      }
+      const res = reply.raw;
+      const disconnect = new AbortController();
+      const onClose = () => {
+        if (!res.writableFinished)
+          disconnect.abort({ type: "ClientDisconnected", message: "The client closed the connection." });
+      };
+      res.once("close", onClose);
+      const signal = AbortSignal.any([disconnect.signal, ctx.shutdownAbort.signal]);
       const started = performance.now();
-      const result = await ctx.sandbox.execute(request.body.code);
+      let execution;
+      try {
+        execution = await ctx.sandbox.execute(request.body.code, { signal, requestId: request.id });
+      } finally {
+        release();
+        res.off("close", onClose);
+      }
       ctx.recordExecution(
         "execute",
-        randomUUID(),
+        request.id,
+        "execute",
         request.body.code,
-        result,
+        execution,
         (performance.now() - started) / 1000,
       );
-      return reply.code(BACKEND_FAILURES[result.error?.type ?? ""] ?? 200).send(result);
+      const { result } = execution;
+      request.logFields["outcome"] = disconnect.signal.aborted ? "aborted" : result.ok ? "ok" : "error";
+      if (disconnect.signal.aborted) {
+        // Nobody is left to answer; the request is logged as aborted when its socket closes.
+        reply.hijack();
+        return;
+      }
+      const mapped = STATUS_BY_ERROR[result.error?.type ?? ""];
+      if (mapped?.retryAfter) reply.header("retry-after", mapped.retryAfter);
+      return reply.code(mapped?.status ?? 200).send(result);
     },
   );
 }
