@@ -1,3 +1,6 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { sendError } from "./errors";
+
 /**
  * A per-replica limit on concurrent work (open chat streams, sandbox invocations in flight):
  * `tryAcquire` refuses when full (the route answers 503 with Retry-After), `acquire` waits in
@@ -57,4 +60,22 @@ export class Capacity {
       else this.used--;
     };
   }
+}
+
+/**
+ * A route's onRequest hook that holds one slot of `capacity` for the whole life of the
+ * request, taken before its body is read (so a flood of uploads is bounded too) and given
+ * back when its response ends or its client leaves; when none is free, 503 ServerBusy with
+ * Retry-After.
+ */
+export function holdSlot(capacity: () => Capacity, busyMessage: () => string, retryAfterSeconds: number) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const release = capacity().tryAcquire();
+    if (release) {
+      reply.raw.once("close", release);
+      return;
+    }
+    request.logFields["outcome"] = "busy";
+    return sendError(reply, 503, "ServerBusy", busyMessage(), { "retry-after": String(retryAfterSeconds) });
+  };
 }

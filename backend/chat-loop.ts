@@ -56,8 +56,8 @@ export interface ChatObserver {
   /** A failed model call, in the operator's words (the user got a generic message). */
   modelError?(detail: string): void;
   execution?(id: string, code: string, execution: Execution, seconds: number): void;
-  /** Characters of model input this turn sent, and how many earlier messages were left out. */
-  budget?(inputChars: number, omittedMessages: number): void;
+  /** Characters of model input this turn sent over all its model calls. */
+  budget?(inputChars: number): void;
 }
 
 export interface ChatDeps {
@@ -115,15 +115,12 @@ interface Conversation {
 
 export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps): AsyncGenerator<ChatEvent> {
   const conversation: Conversation = { contents: [], chars: 0, sent: 0 };
-  let omitted = 0;
   try {
     if (!deps.model) {
       yield { event: "error", data: MISSING_API_KEY };
       return;
     }
-    const trimmed = trimHistory(messages, { budgetChars: deps.historyChars });
-    omitted = trimmed.omitted;
-    for (const m of trimmed.messages)
+    for (const m of trimHistory(messages, { budgetChars: deps.historyChars }).messages)
       append(conversation, { role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] });
     const executions = { count: 0 };
     let answered = false;
@@ -154,7 +151,7 @@ export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps
   } catch (err) {
     yield { event: "error", data: toUserError(err, deps) };
   } finally {
-    deps.observer?.budget?.(conversation.sent, omitted);
+    deps.observer?.budget?.(conversation.sent);
     yield { event: "done", data: {} };
   }
 }

@@ -8,7 +8,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 
 export const HEARTBEAT_MS = 15000;
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+export const MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 
 export interface SseWriter {
   send(event: string, data: unknown): void;

@@ -36,9 +36,36 @@
    * Returns `{ messages, omitted }`, `omitted` being how many messages were left out entirely.
    */
   function trimHistory(messages, limits) {
-    var budget = limits.budgetChars;
     var maxMessages = limits.maxMessages || Infinity;
     var maxChars = limits.maxMessageChars || Infinity;
+    var kept = select(messages, limits.budgetChars, maxMessages, maxChars);
+    // When something is left out, the note saying so must fit too: choose again with room
+    // for it, so that the result already fits and trimming it again changes nothing.
+    if (kept.length < messages.length)
+      kept = select(messages, limits.budgetChars - NOTE_ROOM, maxMessages - 1, maxChars);
+    var omitted = messages.length - kept.length;
+    if (omitted > 0) {
+      var note =
+        "[" +
+        omitted +
+        " earlier message" +
+        (omitted === 1 ? " was" : "s were") +
+        " left out of this conversation to keep it short.]";
+      if (kept[0].role === "user")
+        kept[0] = {
+          role: "user",
+          content: note + "\n\n" + cutMiddle(kept[0].content, maxChars - note.length - 2),
+        };
+      else kept.unshift({ role: "user", content: note });
+    }
+    return { messages: kept, omitted: omitted };
+  }
+
+  /** Room the note about left-out messages takes. */
+  var NOTE_ROOM = 120;
+
+  /** The newest messages within the limits (see trimHistory), oldest first, without a note. */
+  function select(messages, budget, maxMessages, maxChars) {
     var kept = [];
     var used = 0;
     for (var i = messages.length - 1; i >= 0; i--) {
@@ -56,23 +83,7 @@
       kept.unshift({ role: m.role, content: content });
       used += content.length;
     }
-    if (kept.length < messages.length && kept[0].role !== "user" && kept.length >= maxMessages) kept.shift();
-    var omitted = messages.length - kept.length;
-    if (omitted > 0) {
-      var note =
-        "[" +
-        omitted +
-        " earlier message" +
-        (omitted === 1 ? " was" : "s were") +
-        " left out of this conversation to keep it short.]";
-      if (kept[0].role === "user") {
-        var room = Math.min(maxChars, Infinity) - note.length - 2;
-        kept[0] = { role: "user", content: note + "\n\n" + cutMiddle(kept[0].content, room) };
-      } else {
-        kept.unshift({ role: "user", content: note });
-      }
-    }
-    return { messages: kept, omitted: omitted };
+    return kept;
   }
 
   return { trimHistory: trimHistory, cutMiddle: cutMiddle };

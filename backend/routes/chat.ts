@@ -6,7 +6,8 @@
 import type { FastifyInstance } from "fastify";
 import { chatTurn, type ChatMessage } from "../chat-loop";
 import { sendError } from "../errors";
-import { MAX_MESSAGE_CHARS, MAX_MESSAGES } from "../history";
+import { holdSlot } from "../capacity";
+import { MAX_MESSAGE_CHARS, MAX_MESSAGES, trimHistory } from "../history";
 import { openSse } from "../sse";
 
 const chatBody = {
@@ -34,7 +35,15 @@ const EXAMPLE = 'send JSON like {"messages":[{"role":"user","content":"What\'s 2
 export async function chatRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { messages: ChatMessage[] } }>(
     "/api/chat",
-    { schema: { body: chatBody } },
+    {
+      schema: { body: chatBody },
+      onRequest: holdSlot(
+        () => app.backend.streams,
+        () =>
+          `This server is answering as many chats as it may at once (${app.backend.config.maxOpenStreams}); try again in a few seconds`,
+        5,
+      ),
+    },
     async (request, reply) => {
       const ctx = app.backend;
       const messages = request.body.messages.map(({ role, content }) => ({ role, content }));
@@ -53,17 +62,12 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
           "InvalidRequest",
           `Invalid request: the last message must be the user's (role "user"); send the conversation ending with the new question; ${EXAMPLE}`,
         );
-      const releaseStream = ctx.streams.tryAcquire();
-      if (!releaseStream) {
-        request.logFields["outcome"] = "busy";
-        return sendError(
-          reply,
-          503,
-          "ServerBusy",
-          `This server is answering as many chats as it may at once (${ctx.config.maxOpenStreams}); try again in a few seconds`,
-          { "retry-after": "5" },
-        );
-      }
+      // Only what the model will see is kept for the stream's life, not the whole body.
+      const received = messages.length;
+      const { messages: recent, omitted } = trimHistory(messages, {
+        budgetChars: ctx.config.modelHistoryChars,
+      });
+      (request as { body: unknown }).body = undefined;
 
       reply.hijack();
       const res = reply.raw;
@@ -79,11 +83,12 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
       const signal = AbortSignal.any([disconnect.signal, ctx.shutdownAbort.signal]);
 
       const fields = request.logFields;
-      fields["messages"] = messages.length;
+      fields["messages"] = received;
+      if (omitted > 0) fields["omittedMessages"] = omitted;
       fields["executions"] = 0;
       fields["outcome"] = "ok";
       try {
-        for await (const event of chatTurn(messages, {
+        for await (const event of chatTurn(recent, {
           model: ctx.model,
           sandbox: ctx.sandbox,
           codeExecutionEnabled: ctx.config.codeExecutionEnabled,
@@ -104,9 +109,8 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
               fields["executions"] = (fields["executions"] as number) + 1;
               ctx.recordExecution("chat", request.id, id, code, execution, seconds);
             },
-            budget: (inputChars, omitted) => {
+            budget: (inputChars) => {
               fields["modelInputChars"] = inputChars;
-              if (omitted > 0) fields["omittedMessages"] = omitted;
             },
           },
         })) {
@@ -117,7 +121,6 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
           sse.send(event.event, event.data);
         }
       } finally {
-        releaseStream();
         sse.close();
         // During shutdown, do not keep the kept-alive connection: it holds the server open.
         if (ctx.closing) res.socket?.end();

@@ -6,7 +6,7 @@
  * callers always get something to read. A client that disconnects aborts the invocation.
  */
 import type { FastifyInstance } from "fastify";
-import { sendError } from "../errors";
+import { holdSlot } from "../capacity";
 
 /** The sandbox's own limit (CONTRACT section 1): 64 KiB of code. */
 export const MAX_CODE_CHARS = 65536;
@@ -28,20 +28,17 @@ const STATUS_BY_ERROR: Record<string, { status: number; retryAfter?: string }> =
 export async function executeRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { code: string } }>(
     "/api/execute",
-    { schema: { body: executeBody } },
+    {
+      schema: { body: executeBody },
+      onRequest: holdSlot(
+        () => app.backend.executions,
+        () =>
+          `This server is running as much code as it may at once (${app.backend.config.maxConcurrentExecutions}); try again in a few seconds`,
+        2,
+      ),
+    },
     async (request, reply) => {
       const ctx = app.backend;
-      const release = ctx.executions.tryAcquire();
-      if (!release) {
-        request.logFields["outcome"] = "busy";
-        return sendError(
-          reply,
-          503,
-          "ServerBusy",
-          `This server is running as much code as it may at once (${ctx.config.maxConcurrentExecutions}); try again in a few seconds`,
-          { "retry-after": "2" },
-        );
-      }
       const res = reply.raw;
       const disconnect = new AbortController();
       const onClose = () => {
@@ -55,7 +52,6 @@ export async function executeRoutes(app: FastifyInstance): Promise<void> {
       try {
         execution = await ctx.sandbox.execute(request.body.code, { signal, requestId: request.id });
       } finally {
-        release();
         res.off("close", onClose);
       }
       ctx.recordExecution(

@@ -11,6 +11,7 @@ import { reply } from "../helpers/fake-gemini";
 import {
   eventually,
   parseRawResponse,
+  rawRequest,
   startHangingLambda,
   startSandbox,
   startStack,
@@ -79,6 +80,14 @@ describe("per-replica caps answer 503 with Retry-After", () => {
       error: { type: "ServerBusy", message: expect.stringMatching(/as many chats as it may at once \(2\)/) },
     });
     expect(s.gemini.requests).toHaveLength(2); // the refused one cost no model call
+
+    // Refused before its body is read: a flood of uploads cannot get past the cap either.
+    const early = await rawRequest(
+      s.backend.port,
+      `POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"mess`,
+      2000,
+    );
+    expect(early.status).toBe(503);
 
     first.abort();
     await s.gemini.waitForAbort(0);

@@ -64,6 +64,13 @@ describe("trimHistory", () => {
     expect(total(messages)).toBeLessThanOrEqual(limits.budgetChars + 200);
   });
 
+  it("trimming what was trimmed changes nothing (the page trims, then the server does)", () => {
+    for (const messages of [conversation(150), conversation(40, 13000), conversation(10, 30000)]) {
+      const once = trimHistory(messages, limits);
+      expect(trimHistory(once.messages, limits)).toEqual({ messages: once.messages, omitted: 0 });
+    }
+  });
+
   it("never leaves out the new question, even one longer than the whole budget", () => {
     const { messages } = trimHistory(conversation(2, 10, "x".repeat(5000)), { budgetChars: 1000 });
     expect(messages.at(-1)!.role).toBe("user");
