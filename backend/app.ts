@@ -7,8 +7,13 @@
  * check, errors in the contract's shape, shutdown) are root hooks and handlers.
  */
 import { randomBytes } from "node:crypto";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
-import { bearerAuth } from "./auth";
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import { bearerAuth, sendUnauthorized, tokenCheck } from "./auth";
 import { Capacity } from "./capacity";
 import { isLoopbackHost, type BackendConfig } from "./config";
 import type { BackendContext } from "./context";
@@ -135,8 +140,15 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
   // "body must be object".
   app.removeContentTypeParser("text/plain");
   const routes = recordRoutes(app);
-  app.setErrorHandler(errorHandler(routes));
-  app.setNotFoundHandler(notFoundHandler(routes));
+  const apiToken = config.apiToken ? tokenCheck(config.apiToken) : undefined;
+  const guardApi = apiToken
+    ? (request: FastifyRequest, reply: FastifyReply) => {
+        const result = apiToken(request);
+        return result === "ok" ? undefined : sendUnauthorized(reply, result);
+      }
+    : undefined;
+  app.setErrorHandler(errorHandler(routes, guardApi));
+  app.setNotFoundHandler(notFoundHandler(routes, guardApi));
   // CONNECT is not routed by fastify (Node hands the socket over): answer it like any other
   // method the server does not serve.
   app.server.on("connect", (_req, socket: import("node:net").Socket) => {
@@ -164,7 +176,7 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     // Everything registered in here is the protected API. These hooks run for every request
     // the router sends to these routes, whatever the spelling of its path (encoded, absolute form).
     if (config.rateLimitPerMinute > 0) api.addHook("onRequest", rateLimit(config));
-    if (config.apiToken) api.addHook("onRequest", bearerAuth(config.apiToken));
+    if (apiToken) api.addHook("onRequest", bearerAuth(apiToken));
     api.register(executeRoutes);
     api.register(chatRoutes);
   });
@@ -178,7 +190,7 @@ function listeningPort(app: FastifyInstance): number {
 
 function rateLimit(config: BackendConfig) {
   const limiter = new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst);
-  return async (request: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const decision = limiter.take(request.ip);
     if (decision.ok) return;
     request.logFields["rateLimited"] = true;

@@ -63,8 +63,8 @@ function hintFor(request: FastifyRequest): string {
  * The error handler. A request no route matched answers 404/405 even when its body was bad
  * too: the wrong path or method is the thing to fix first.
  */
-export function errorHandler(routes: RouteTable) {
-  const notFound = notFoundHandler(routes);
+export function errorHandler(routes: RouteTable, guardApi?: ApiGuard) {
+  const notFound = notFoundHandler(routes, guardApi);
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply =>
     request.is404 ? notFound(request, reply) : handleError(err, request, reply);
 }
@@ -176,9 +176,21 @@ function routedPath(url: string): string {
   });
 }
 
-export function notFoundHandler(routes: RouteTable) {
+/** Answers a request under /api that its guard refuses (API_TOKEN), else undefined. */
+export type ApiGuard = (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+
+/**
+ * 404, or 405 with Allow when the path exists for other methods. A path under /api passes
+ * `guardApi` first (with API_TOKEN set: 401 unless the token is right, so nothing about the
+ * API is told without it).
+ */
+export function notFoundHandler(routes: RouteTable, guardApi?: ApiGuard) {
   return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const path = routedPath(request.url);
+    if (guardApi && path.toLowerCase().startsWith("/api")) {
+      const refused = guardApi(request, reply);
+      if (refused) return refused;
+    }
     const allowed = routes.get(path);
     if (allowed && !allowed.has(request.method)) {
       const allow = [...allowed].sort().join(", ");

@@ -157,9 +157,27 @@ describe("API_TOKEN holds for every spelling of every protected route (raw socke
     expect(lambda.invocations).toHaveLength(0);
   });
 
-  it("other methods on a protected route get 405 with Allow, never the route's work", async () => {
+  it("without the token, nothing under /api is told: wrong methods and unknown paths are 401 too", async () => {
+    for (const [method, target] of [
+      ["GET", "/api/execute"],
+      ["OPTIONS", "/api/chat"],
+      ["PROPFIND", "/%61pi/execute"],
+      ["GET", "/api/nope"],
+      ["POST", "/API/execute"],
+      ["POST", "http://localhost/api/x"],
+    ]) {
+      const response = await rawRequest(stack.backend.port, request(method!, target!, ""));
+      expect([method, target, response.status]).toEqual([method, target, 401]);
+      expectContractError(response);
+    }
+  });
+
+  it("with the token, other methods on a protected route get 405 with Allow, never the route's work", async () => {
     for (const method of ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "SEARCH", "QUERY"]) {
-      const response = await rawRequest(stack.backend.port, request(method, "/api/execute", ""));
+      const response = await rawRequest(
+        stack.backend.port,
+        request(method, "/api/execute", "", { Authorization: `Bearer ${TOKEN}` }),
+      );
       expect([method, response.status]).toEqual([method, 405]);
       expect(response.headers["allow"]).toBe("POST");
       expectContractError(response);
