@@ -453,6 +453,37 @@ describe("what a person notices", () => {
     expect(await page.locator("#notice").isVisible()).toBe(false);
   });
 
+  it("a question over the server's limit is not sent: the page says the limit and keeps the text", async () => {
+    await open();
+    const before = stack.gemini.requests.length;
+    const long = "x".repeat(40000);
+    await page.fill("#question", long);
+    await page.press("#question", "Enter");
+    expect(await text("#notice")).toMatch(/40,000 characters long; the limit is 32,768/);
+    expect(await page.inputValue("#question")).toBe(long);
+    expect(await page.locator(".message").count()).toBe(0);
+    expect(stack.gemini.requests.length).toBe(before);
+  });
+
+  it("a busy server (503) gives the question back with when to ask again", async () => {
+    const busy = await startStack(() => reply.hang({ text: "..." }), sandbox, { MAX_OPEN_STREAMS: "1" });
+    extraStacks.push(busy);
+    const holder = new AbortController();
+    await fetch(`${busy.backend.url}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hold" }] }),
+      signal: holder.signal,
+    });
+    await open({ url: busy.backend.url });
+    await ask("What's 25 times 47?");
+    await turnDone();
+    expect(await text("#notice")).toBe("The server is busy or restarting; ask again in 5 s.");
+    expect(await page.inputValue("#question")).toBe("What's 25 times 47?");
+    expect(await page.locator(".message").count()).toBe(0);
+    holder.abort();
+  });
+
   it("shows a thinking indicator from Enter to the first event, and again while the model reads the output", async () => {
     await open();
     const brain = seedBrain();
