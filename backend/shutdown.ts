@@ -37,17 +37,22 @@ export async function closeGracefully(app: FastifyInstance, options: ShutdownOpt
   const graceMs = Math.max(0, options.graceMs);
   ctx.phase = "draining";
   await abortableSleep(Math.min(options.drainMs, graceMs), options.now);
+  // Waits below end early when their condition is met; their timers must not outlive them.
+  const settled = new AbortController();
+  const until = (ms: number, also?: AbortSignal) =>
+    abortableSleep(ms, also ? AbortSignal.any([settled.signal, also]) : settled.signal);
 
   ctx.phase = "stopping";
   const closed = new Promise<void>((resolve) => app.server.close(() => resolve()));
   app.server.closeIdleConnections();
   const left = graceMs - (Date.now() - started);
   if (ctx.inFlight.size > 0 && left > 0 && !options.now?.aborted)
-    await Promise.race([ctx.idle(), abortableSleep(left, options.now)]);
+    await Promise.race([ctx.idle(), until(left, options.now)]);
   if (ctx.inFlight.size > 0) {
     ctx.shutdownAbort.abort(SHUTTING_DOWN);
-    await Promise.race([ctx.idle(), abortableSleep(FLUSH_MS)]);
+    await Promise.race([ctx.idle(), until(FLUSH_MS)]);
   }
+  settled.abort();
   app.server.closeAllConnections();
   await closed;
   await app.close();
