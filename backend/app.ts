@@ -6,14 +6,16 @@
  * Cross-cutting pieces (request ids and the one log line per request, the loopback Host
  * check, errors in the contract's shape, shutdown) are root hooks and handlers.
  */
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import Fastify, {
   LogController,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type HookHandlerDoneFunction,
 } from "fastify";
 import { bearerAuth, sendUnauthorized, tokenCheck } from "./auth";
+import { WorkInFlight } from "./cancellation";
 import { Capacity } from "./capacity";
 import { isLoopbackHost, type BackendConfig } from "./config";
 import type { BackendContext } from "./context";
@@ -71,8 +73,9 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     // One line per request is written when its response closes (request-lifecycle.ts), not
     // fastify's two default lines.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
-    // Request ids are random (several replicas, restarts) and never taken from the client.
-    genReqId: () => randomBytes(6).toString("hex"),
+    // Request ids are random (several replicas, restarts) and never taken from the client;
+    // randomUUID draws from a cached pool (randomBytes per request cost 4 % of its CPU).
+    genReqId: () => randomUUID().slice(-12),
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
     // Slow clients: the headers within HEADERS_TIMEOUT_MS, the whole request within
@@ -102,7 +105,7 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     model: overrides.model === null ? undefined : (overrides.model ?? createGeminiModel(config)),
     streams: new Capacity(config.maxOpenStreams),
     executions: new Capacity(config.maxConcurrentExecutions),
-    shutdownAbort: new AbortController(),
+    work: new WorkInFlight(),
     phase: "serving",
     get closing() {
       return this.phase !== "serving";
@@ -190,11 +193,11 @@ function listeningPort(app: FastifyInstance): number {
 
 function rateLimit(config: BackendConfig) {
   const limiter = new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst);
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const decision = limiter.take(request.ip);
-    if (decision.ok) return;
+    if (decision.ok) return done();
     request.logFields["rateLimited"] = true;
-    return sendError(
+    sendError(
       reply,
       429,
       "TooManyRequests",

@@ -8,7 +8,7 @@
  * neither the token's content nor its length leaks through timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { sendError } from "./errors";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
@@ -37,8 +37,9 @@ export function sendUnauthorized(reply: FastifyReply, why: "missing" | "wrong"):
 }
 
 export function bearerAuth(check: TokenCheck) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const result = check(request);
-    if (result !== "ok") return sendUnauthorized(reply, result);
+    if (result === "ok") return done();
+    sendUnauthorized(reply, result);
   };
 }

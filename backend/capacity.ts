@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { sendError } from "./errors";
 
 /**
@@ -69,13 +69,13 @@ export class Capacity {
  * Retry-After.
  */
 export function holdSlot(capacity: () => Capacity, busyMessage: () => string, retryAfterSeconds: number) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const release = capacity().tryAcquire();
     if (release) {
       reply.raw.once("close", release);
-      return;
+      return done();
     }
     request.logFields["outcome"] = "busy";
-    return sendError(reply, 503, "ServerBusy", busyMessage(), { "retry-after": String(retryAfterSeconds) });
+    sendError(reply, 503, "ServerBusy", busyMessage(), { "retry-after": String(retryAfterSeconds) });
   };
 }

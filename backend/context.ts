@@ -3,6 +3,7 @@
  * replica's capacity limits and the server's shutdown state. Decorated onto the fastify
  * instance as `app.backend`.
  */
+import type { WorkInFlight } from "./cancellation";
 import type { Capacity } from "./capacity";
 import type { BackendConfig } from "./config";
 import type { ModelStream } from "./gemini";
@@ -21,8 +22,8 @@ export interface BackendContext {
   streams: Capacity;
   /** Sandbox invocations in flight on this replica (both routes). */
   executions: Capacity;
-  /** Aborted when the shutdown grace period ends: in-flight work stops and is answered. */
-  shutdownAbort: AbortController;
+  /** Stopped when the shutdown grace period ends: in-flight work stops and is answered. */
+  work: WorkInFlight;
   phase: ServerPhase;
   /** True from SIGTERM on: /readyz answers 503 so the load balancer stops sending traffic. */
   readonly closing: boolean;

@@ -6,7 +6,7 @@
  * resolve to loopback themselves), `127.0.0.0/8` or `[::1]`, in the Host header and in an
  * absolute-form request target alike.
  */
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { sendError } from "./errors";
 
 export function isLoopbackName(hostname: string): boolean {
@@ -45,13 +45,18 @@ export async function requireHostHeader(request: FastifyRequest, reply: FastifyR
 
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
 
+/** The everyday Host values, answered without parsing: `localhost`, `127.0.0.1`, `[::1]`, with a port. */
+const PLAIN_LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
 export function loopbackHostGuard(port: () => number) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const authorities = [request.headers.host ?? ""];
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const host = request.headers.host ?? "";
+    if (PLAIN_LOOPBACK.test(host) && request.raw.url?.startsWith("/")) return done();
+    const authorities = [host];
     const absolute = ABSOLUTE_FORM.exec(request.raw.url ?? "");
     if (absolute) authorities.push(absolute[1] ?? "");
-    if (authorities.every((a) => isLoopbackName(hostnameOf(a) ?? ""))) return;
-    return sendError(
+    if (authorities.every((a) => isLoopbackName(hostnameOf(a) ?? ""))) return done();
+    sendError(
       reply,
       403,
       "HostNotAllowed",

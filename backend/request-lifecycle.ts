@@ -12,8 +12,10 @@ import { CLIENT_ERROR_STATUS, sendError } from "./errors";
 const MAX_LOGGED_PATH = 200;
 
 export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
+  const logging = ctx.config.logLevel !== "silent";
   app.decorateRequest("logFields", null as unknown as Record<string, unknown>);
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback-style hooks, here and in the other guards: no promise per request and hook.
+  app.addHook("onRequest", (request, reply, done) => {
     request.logFields = {};
     reply.header("x-request-id", request.id);
     if (ctx.closing) reply.header("connection", "close");
@@ -21,6 +23,8 @@ export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
     const res = reply.raw;
     res.once("close", () => {
       ctx.inFlight.delete(request);
+      if (ctx.inFlight.size === 0) idleWaiters.splice(0).forEach((resolve) => resolve());
+      if (!logging) return;
       const socket = request.raw.socket as
         (typeof request.raw.socket & { [CLIENT_ERROR_STATUS]?: number }) | null;
       const refused = socket?.[CLIENT_ERROR_STATUS];
@@ -38,8 +42,8 @@ export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
         },
         "request",
       );
-      if (ctx.inFlight.size === 0) idleWaiters.splice(0).forEach((resolve) => resolve());
     });
+    done();
   });
 
   const idleWaiters: (() => void)[] = [];
@@ -49,9 +53,9 @@ export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
 
 /** Once the server stops taking work, requests that still arrive (kept-alive connections) get a 503. */
 export function refuseWhileStopping(app: FastifyInstance, ctx: BackendContext): void {
-  app.addHook("onRequest", async (_request, reply) => {
-    if (ctx.phase !== "stopping") return;
-    return sendError(reply, 503, "ServerShuttingDown", "The server is restarting; try again in a moment.", {
+  app.addHook("onRequest", (_request, reply, done) => {
+    if (ctx.phase !== "stopping") return done();
+    sendError(reply, 503, "ServerShuttingDown", "The server is restarting; try again in a moment.", {
       "retry-after": "5",
       connection: "close",
     });

@@ -49,7 +49,7 @@ export async function closeGracefully(app: FastifyInstance, options: ShutdownOpt
   if (ctx.inFlight.size > 0 && left > 0 && !options.now?.aborted)
     await Promise.race([ctx.idle(), until(left, options.now)]);
   if (ctx.inFlight.size > 0) {
-    ctx.shutdownAbort.abort(SHUTTING_DOWN);
+    ctx.work.stop(SHUTTING_DOWN);
     await Promise.race([ctx.idle(), until(FLUSH_MS)]);
   }
   settled.abort();

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { chatTurn, type ChatMessage } from "../chat-loop";
 import { sendError } from "../errors";
+import { requestCancellation } from "../cancellation";
 import { holdSlot } from "../capacity";
 import { MAX_MESSAGE_CHARS, MAX_MESSAGES, trimHistory } from "../history";
 import { openSse } from "../sse";
@@ -75,12 +76,8 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
         "x-request-id": request.id,
         ...(ctx.closing ? { connection: "close" } : {}),
       });
-      const disconnect = new AbortController();
-      res.on("close", () => {
-        if (!res.writableFinished)
-          disconnect.abort({ type: "ClientDisconnected", message: "The client closed the connection." });
-      });
-      const signal = AbortSignal.any([disconnect.signal, ctx.shutdownAbort.signal]);
+      const cancel = requestCancellation(res, ctx.work);
+      const signal = cancel.signal;
 
       const fields = request.logFields;
       fields["messages"] = received;
@@ -121,6 +118,7 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
           sse.send(event.event, event.data);
         }
       } finally {
+        cancel.done();
         sse.close();
         // During shutdown, do not keep the kept-alive connection: it holds the server open.
         if (ctx.closing) res.socket?.end();

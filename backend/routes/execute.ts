@@ -6,6 +6,7 @@
  * callers always get something to read. A client that disconnects aborts the invocation.
  */
 import type { FastifyInstance } from "fastify";
+import { requestCancellation } from "../cancellation";
 import { holdSlot } from "../capacity";
 
 /** The sandbox's own limit (CONTRACT section 1): 64 KiB of code. */
@@ -39,20 +40,16 @@ export async function executeRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const ctx = app.backend;
-      const res = reply.raw;
-      const disconnect = new AbortController();
-      const onClose = () => {
-        if (!res.writableFinished)
-          disconnect.abort({ type: "ClientDisconnected", message: "The client closed the connection." });
-      };
-      res.once("close", onClose);
-      const signal = AbortSignal.any([disconnect.signal, ctx.shutdownAbort.signal]);
+      const cancel = requestCancellation(reply.raw, ctx.work);
       const started = performance.now();
       let execution;
       try {
-        execution = await ctx.sandbox.execute(request.body.code, { signal, requestId: request.id });
+        execution = await ctx.sandbox.execute(request.body.code, {
+          signal: cancel.signal,
+          requestId: request.id,
+        });
       } finally {
-        res.off("close", onClose);
+        cancel.done();
       }
       ctx.recordExecution(
         "execute",
@@ -63,8 +60,8 @@ export async function executeRoutes(app: FastifyInstance): Promise<void> {
         (performance.now() - started) / 1000,
       );
       const { result } = execution;
-      request.logFields["outcome"] = disconnect.signal.aborted ? "aborted" : result.ok ? "ok" : "error";
-      if (disconnect.signal.aborted) {
+      request.logFields["outcome"] = cancel.clientLeft ? "aborted" : result.ok ? "ok" : "error";
+      if (cancel.clientLeft) {
         // Nobody is left to answer; the request is logged as aborted when its socket closes.
         reply.hijack();
         return;
