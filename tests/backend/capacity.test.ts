@@ -205,7 +205,7 @@ describe("user-chosen strings never become metric labels or unbounded log fields
             method: "POST",
             headers: { "content-type": "application/json" },
             body: JSON.stringify({
-              code: `raise type(${JSON.stringify(`E${i + j}_${"x".repeat(1000)}`)}, (Exception,), {})("boom")`,
+              code: `class E${i + j}_${"x".repeat(1000)}(Exception):\n    pass\nraise E${i + j}_${"x".repeat(1000)}("boom")`,
             }),
           }).then(async (r) => {
             const body = (await r.json()) as { error: { type: string } };
