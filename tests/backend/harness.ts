@@ -154,6 +154,34 @@ function unchunk(body: string): string {
   }
 }
 
+/**
+ * A Lambda Invoke endpoint that answers each invocation with `answer(event)` as the function's
+ * payload: a sandbox that says whatever a test needs (what the real one may refuse to say).
+ */
+export async function startScriptedLambda(
+  answer: (event: { code: string }) => object,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = JSON.stringify(
+      answer(JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code: string }),
+    );
+    res
+      .writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+      .end(body);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** A Lambda Invoke endpoint that never answers and records whether each invocation's request was abandoned. */
 export interface HangingLambda {
   url: string;
