@@ -1,21 +1,31 @@
 /**
  * One chat turn: model <-> tool rounds, as an async generator of the contract's SSE events
  * (CONTRACT section 2). Knows no HTTP. Guarantees by construction: every failure becomes an
- * `error` event, and exactly one `done` is the last event.
+ * `error` event, every `code` event gets its `code_result`, and exactly one `done` is the last
+ * event. Bounds by construction too: the conversation re-sent to the model is trimmed to a
+ * budget, every tool output the model sees is capped, the turn's total model input and its
+ * number of executions are capped.
  */
 import { abortableSleep } from "./abortable-sleep";
 import type { Content, FunctionCall, GenerateContentResponse, Part } from "@google/genai" with {
   "resolution-mode": "import",
 };
 import {
+  describeModelError,
   executePythonDeclaration,
   ModelHttpError,
-  ModelUnreachableError,
   systemInstruction,
   TOOL_NAME,
   type ModelStream,
 } from "./gemini";
-import type { SandboxClient, SandboxResult } from "./sandbox-client";
+import { cutMiddle, trimHistory } from "./history";
+import {
+  abortReason,
+  failedResult,
+  type Execution,
+  type SandboxClient,
+  type SandboxResult,
+} from "./sandbox-client";
 
 export interface ChatMessage {
   role: "user" | "assistant";
@@ -33,7 +43,7 @@ export type ChatEvent =
       event: "code_result";
       data: { id: string } & Pick<
         SandboxResult,
-        "ok" | "stdout" | "stderr" | "result" | "error" | "durationMs"
+        "ok" | "stdout" | "stderr" | "result" | "error" | "truncated" | "durationMs"
       >;
     }
   | { event: "text"; data: { delta: string } }
@@ -43,7 +53,11 @@ export type ChatEvent =
 /** Hooks for metrics and logs; the loop itself stays free of both. */
 export interface ChatObserver {
   modelCall?(seconds: number, outcome: string): void;
-  execution?(id: string, code: string, result: SandboxResult, seconds: number): void;
+  /** A failed model call, in the operator's words (the user got a generic message). */
+  modelError?(detail: string): void;
+  execution?(id: string, code: string, execution: Execution, seconds: number): void;
+  /** Characters of model input this turn sent over all its model calls. */
+  budget?(inputChars: number): void;
 }
 
 export interface ChatDeps {
@@ -54,9 +68,19 @@ export interface ChatDeps {
   allowedModules: readonly string[];
   /** Model turns with function calls allowed before the turn is stopped. */
   maxToolRounds: number;
+  /** Code executions one turn may cause; further calls are answered "not run" to the model. */
+  maxExecutionsPerTurn: number;
+  /** Characters of the conversation re-sent to the model, newest first. */
+  historyChars: number;
+  /** Characters of model input summed over the turn's model calls; past it the turn stops. */
+  turnInputChars: number;
   /** 429 retries and the first backoff delay (doubled per retry). */
   modelMaxRetries: number;
   modelRetryBaseMs: number;
+  /** Waits for one of the replica's execution slots; resolves with its release. */
+  executionSlot?: (signal?: AbortSignal) => Promise<() => void>;
+  /** Named in failure messages, so a user can quote it and an operator find the log line. */
+  requestId?: string;
   /** Aborted when the client disconnects or the server stops: ends the model call and executions. */
   signal?: AbortSignal;
   observer?: ChatObserver;
@@ -64,6 +88,8 @@ export interface ChatDeps {
 
 /** Server-asked retry delays longer than this are not waited for inside a chat turn. */
 const MAX_RETRY_WAIT_MS = 30000;
+/** What the model sees of each of stdout, stderr and the result (the user sees it all). */
+export const TOOL_OUTPUT_CHARS_FOR_MODEL = 16000;
 
 export const MISSING_API_KEY: UserError = {
   type: "ConfigurationError",
@@ -79,19 +105,27 @@ class ChatStopped extends Error {
   }
 }
 
+/** The model input of one turn: the contents and their size, kept in step. */
+interface Conversation {
+  contents: Content[];
+  chars: number;
+  /** Summed over the model calls made so far. */
+  sent: number;
+}
+
 export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps): AsyncGenerator<ChatEvent> {
+  const conversation: Conversation = { contents: [], chars: 0, sent: 0 };
   try {
     if (!deps.model) {
       yield { event: "error", data: MISSING_API_KEY };
       return;
     }
-    const contents: Content[] = messages.map((m) => ({
-      role: m.role === "assistant" ? "model" : "user",
-      parts: [{ text: m.content }],
-    }));
+    for (const m of trimHistory(messages, { budgetChars: deps.historyChars }).messages)
+      append(conversation, { role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] });
+    const executions = { count: 0 };
     let answered = false;
     for (let round = 0; ; round++) {
-      const { calls, modelTurn, text } = yield* streamModel(deps.model, contents, deps);
+      const { calls, modelTurn, text } = yield* streamModel(deps.model, conversation, deps);
       answered ||= text;
       if (calls.length === 0) {
         if (!answered)
@@ -111,14 +145,32 @@ export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps
         };
         return;
       }
-      contents.push(modelTurn); // as received: call ids and thought signatures are echoed back
-      contents.push(yield* runCalls(calls, deps));
+      append(conversation, modelTurn); // as received: call ids and thought signatures are echoed back
+      append(conversation, yield* runCalls(calls, executions, deps));
     }
   } catch (err) {
-    yield { event: "error", data: toUserError(err, deps.signal) };
+    yield { event: "error", data: toUserError(err, deps) };
   } finally {
+    deps.observer?.budget?.(conversation.sent);
     yield { event: "done", data: {} };
   }
+}
+
+function append(conversation: Conversation, content: Content): void {
+  conversation.contents.push(content);
+  conversation.chars += charsOf(content);
+}
+
+/** Characters a content adds to the model input: its texts and its calls/responses as JSON. */
+function charsOf(content: Content): number {
+  let chars = 0;
+  for (const part of content.parts ?? []) {
+    if (typeof part.text === "string") chars += part.text.length;
+    if (part.functionCall) chars += JSON.stringify(part.functionCall).length;
+    if (part.functionResponse) chars += JSON.stringify(part.functionResponse).length;
+    if (typeof part.thoughtSignature === "string") chars += part.thoughtSignature.length;
+  }
+  return chars;
 }
 
 interface ModelTurn {
@@ -131,9 +183,18 @@ interface ModelTurn {
 /** One model call, streamed: yields text events; retries a 429 that came before any output. */
 async function* streamModel(
   model: ModelStream,
-  contents: Content[],
+  conversation: Conversation,
   deps: ChatDeps,
 ): AsyncGenerator<ChatEvent, ModelTurn> {
+  if (conversation.sent + conversation.chars > deps.turnInputChars)
+    throw new ChatStopped({
+      type: "TurnTooLarge",
+      message:
+        "This question and the output of its code grew too large to send to the model again; " +
+        "ask for a smaller result (or a summary of it) instead.",
+    });
+  conversation.sent += conversation.chars;
+  const contents = conversation.contents;
   const config = {
     systemInstruction: systemInstruction(deps.codeExecutionEnabled),
     ...(deps.codeExecutionEnabled
@@ -177,8 +238,15 @@ async function* streamModel(
   }
 }
 
-/** Runs every function call of one model turn, in order; returns the function responses. */
-async function* runCalls(calls: FunctionCall[], deps: ChatDeps): AsyncGenerator<ChatEvent, Content> {
+/**
+ * Runs the function calls of one model turn, in order, up to the turn's execution budget;
+ * returns the function responses (one per call, as the model expects).
+ */
+async function* runCalls(
+  calls: FunctionCall[],
+  executions: { count: number },
+  deps: ChatDeps,
+): AsyncGenerator<ChatEvent, Content> {
   const parts: Part[] = [];
   for (const [index, call] of calls.entries()) {
     throwIfAborted(deps.signal);
@@ -187,7 +255,12 @@ async function* runCalls(calls: FunctionCall[], deps: ChatDeps): AsyncGenerator<
     const respond = (response: Record<string, unknown>) =>
       parts.push({ functionResponse: { ...(call.id ? { id: call.id } : {}), name, response } });
     if (name !== TOOL_NAME || !deps.codeExecutionEnabled) {
-      respond({ error: { type: "UnknownTool", message: `There is no tool named ${JSON.stringify(name)}.` } });
+      respond({
+        error: {
+          type: "UnknownTool",
+          message: `There is no tool named ${JSON.stringify(name.slice(0, 100))}.`,
+        },
+      });
       continue;
     }
     const code = call.args?.["code"];
@@ -200,19 +273,67 @@ async function* runCalls(calls: FunctionCall[], deps: ChatDeps): AsyncGenerator<
       });
       continue;
     }
+    if (executions.count >= deps.maxExecutionsPerTurn) {
+      respond({
+        error: {
+          type: "ExecutionLimit",
+          message:
+            `Not run: this question already ran code ${deps.maxExecutionsPerTurn} times, the most one question may. ` +
+            "Answer from the results you have, or do the remaining work in fewer, larger calls in a later question.",
+        },
+      });
+      continue;
+    }
+    executions.count++;
     yield { event: "code", data: { id, code } };
-    const started = performance.now();
-    const result = await deps.sandbox.execute(code, { signal: deps.signal });
-    deps.observer?.execution?.(id, code, result, (performance.now() - started) / 1000);
-    throwIfAborted(deps.signal);
-    const { ok, stdout, stderr, error, durationMs } = result;
+    let started = performance.now();
+    let execution: Execution;
+    let release: (() => void) | undefined;
+    try {
+      release = await deps.executionSlot?.(deps.signal);
+      started = performance.now();
+      execution = await deps.sandbox.execute(code, { signal: deps.signal, requestId: deps.requestId });
+    } catch (err) {
+      if (!deps.signal?.aborted) throw err;
+      const reason = abortReason(deps.signal);
+      execution = { result: failedResult(reason.type, reason.message, 0) };
+    } finally {
+      release?.();
+    }
+    deps.observer?.execution?.(id, code, execution, (performance.now() - started) / 1000);
+    const { ok, stdout, stderr, error, truncated, durationMs } = execution.result;
+    // Every code event gets its result, also when the turn is being stopped (shutdown).
     yield {
       event: "code_result",
-      data: { id, ok, stdout, stderr, result: result.result, error, durationMs },
+      data: { id, ok, stdout, stderr, result: execution.result.result, error, truncated, durationMs },
     };
-    respond({ ok, stdout, stderr, result: result.result, error, truncated: result.truncated });
+    throwIfAborted(deps.signal);
+    respond(forModel(execution.result));
   }
   return { role: "user", parts };
+}
+
+/** The function response: the sandbox response with each text capped for the model. */
+function forModel(result: SandboxResult): Record<string, unknown> {
+  const max = TOOL_OUTPUT_CHARS_FOR_MODEL;
+  const cut = (text: string) => cutMiddle(text, max);
+  const long = [result.stdout, result.stderr, result.result ?? ""].some((t) => t.length > max);
+  return {
+    ok: result.ok,
+    stdout: cut(result.stdout),
+    stderr: cut(result.stderr),
+    result: result.result === null ? null : cut(result.result),
+    error: result.error
+      ? {
+          type: result.error.type,
+          message: cutMiddle(result.error.message, 4000),
+          ...(typeof result.error.traceback === "string"
+            ? { traceback: cutMiddle(result.error.traceback, 4000) }
+            : {}),
+        }
+      : null,
+    truncated: result.truncated || long,
+  };
 }
 
 const BLOCKING_FINISH = new Set([
@@ -251,13 +372,6 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new ChatStopped(abortReason(signal));
 }
 
-function abortReason(signal: AbortSignal): UserError {
-  const reason = signal.reason as Partial<UserError> | undefined;
-  return typeof reason?.type === "string" && typeof reason.message === "string"
-    ? { type: reason.type, message: reason.message }
-    : { type: "Aborted", message: "The request was cancelled." };
-}
-
 function statusOf(err: unknown): number | undefined {
   const status = (err as { status?: unknown })?.status;
   return typeof status === "number" ? status : undefined;
@@ -266,47 +380,20 @@ function statusOf(err: unknown): number | undefined {
 function outcomeOf(err: unknown, signal: AbortSignal | undefined): string {
   if (signal?.aborted) return "aborted";
   const status = statusOf(err);
-  return status ? String(status) : "error";
+  return status && status >= 100 && status <= 599 ? String(status) : "error";
 }
 
-/** Maps anything thrown inside a turn to a message the user can act on. */
-export function toUserError(err: unknown, signal?: AbortSignal): UserError {
+/**
+ * Maps anything thrown inside a turn to a message the user can act on; what only an operator
+ * should read goes to the observer's log.
+ */
+export function toUserError(
+  err: unknown,
+  deps: Pick<ChatDeps, "signal" | "requestId" | "observer">,
+): UserError {
   if (err instanceof ChatStopped) return err.userError;
-  if (signal?.aborted) return abortReason(signal);
-  const status = statusOf(err);
-  const detail =
-    err instanceof ModelHttpError
-      ? err.detail
-      : err instanceof Error
-        ? err.message
-        : String(err ?? "unknown error");
-  const google = err instanceof ModelHttpError && err.googleStatus ? ` ${err.googleStatus}` : "";
-  if (status === 429)
-    return {
-      type: "RateLimited",
-      message: `The model is rate-limited (429${google}) and retries did not help; wait a minute and try again. (${detail})`,
-    };
-  if (status === 401 || status === 403)
-    return {
-      type: "ModelAuth",
-      message: `Gemini refused the API key (${status}${google}): ${detail}. Check GEMINI_API_KEY.`,
-    };
-  if (status === 404)
-    return {
-      type: "ModelError",
-      message: `Gemini does not know this model (404${google}): ${detail}. Set GEMINI_MODEL to an available model.`,
-    };
-  if (status !== undefined && status >= 500)
-    return {
-      type: "ModelUnavailable",
-      message: `The model service failed (${status}${google}): ${detail}. Try again in a moment.`,
-    };
-  if (status !== undefined)
-    return { type: "ModelError", message: `Gemini rejected the request (${status}${google}): ${detail}` };
-  if (err instanceof ModelUnreachableError)
-    return {
-      type: "ModelUnavailable",
-      message: `The model service could not be reached (${err.detail}). Try again in a moment; if it persists, check GEMINI_BASE_URL and the network.`,
-    };
-  return { type: "InternalError", message: `Something went wrong while answering: ${detail}` };
+  if (deps.signal?.aborted) return abortReason(deps.signal);
+  const described = describeModelError(err, deps.requestId);
+  deps.observer?.modelError?.(described.detail);
+  return { type: described.type, message: described.message };
 }

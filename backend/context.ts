@@ -1,29 +1,43 @@
 /**
- * What the routes share: the parsed config, the metrics, the sandbox and model clients and
- * the server's shutdown state. Decorated onto the fastify instance as `app.backend`.
+ * What the routes share: the parsed config, the metrics, the sandbox and model clients, the
+ * replica's capacity limits and the server's shutdown state. Decorated onto the fastify
+ * instance as `app.backend`.
  */
+import type { WorkInFlight } from "./cancellation";
+import type { Capacity } from "./capacity";
 import type { BackendConfig } from "./config";
 import type { ModelStream } from "./gemini";
 import type { BackendMetrics } from "./metrics";
-import type { SandboxClient, SandboxResult } from "./sandbox-client";
+import type { Execution, SandboxClient } from "./sandbox-client";
+
+/** serving -> draining (SIGTERM: /readyz 503, requests still served) -> stopping (new requests 503). */
+export type ServerPhase = "serving" | "draining" | "stopping";
 
 export interface BackendContext {
   config: BackendConfig;
   metrics: BackendMetrics;
   sandbox: SandboxClient;
   model: ModelStream | undefined;
-  /** Aborted when the shutdown grace period ends: open chat streams stop with an error event. */
-  streamsAbort: AbortController;
-  /** Requests whose route wrote its own, richer request log line (the chat stream). */
-  selfLogged: WeakSet<object>;
+  /** Open chat streams of this replica. */
+  streams: Capacity;
+  /** Sandbox invocations in flight on this replica (both routes). */
+  executions: Capacity;
+  /** Stopped when the shutdown grace period ends: in-flight work stops and is answered. */
+  work: WorkInFlight;
+  phase: ServerPhase;
   /** True from SIGTERM on: /readyz answers 503 so the load balancer stops sending traffic. */
-  closing: boolean;
+  readonly closing: boolean;
+  /** Requests whose response has not finished (or been abandoned) yet. */
+  inFlight: Set<object>;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
   /** Records one sandbox execution in the metrics and as one log line (never code or output). */
   recordExecution(
     route: "chat" | "execute",
+    requestId: string,
     id: string,
     code: string,
-    result: SandboxResult,
+    execution: Execution,
     seconds: number,
   ): void;
 }
@@ -31,5 +45,9 @@ export interface BackendContext {
 declare module "fastify" {
   interface FastifyInstance {
     backend: BackendContext;
+  }
+  interface FastifyRequest {
+    /** Fields a route adds to the request's one log line (the chat's outcome, executions...). */
+    logFields: Record<string, unknown>;
   }
 }

@@ -5,7 +5,7 @@
  * (the Retry-After header, else the RetryInfo detail Google puts in a 429's body).
  */
 import type * as GenAI from "@google/genai" with { "resolution-mode": "import" };
-import type { BackendConfig } from "./config";
+import { redactCredentials, type BackendConfig } from "./config";
 
 // @google/genai is an ES module package that also ships CommonJS (its "require" export);
 // TypeScript's node16 resolution only sees the ESM types, so types come from an import type
@@ -126,6 +126,81 @@ function parseRetryAfter(header: string | null): number | undefined {
 function parseDuration(value: string | undefined): number | undefined {
   const match = value ? /^(\d+(?:\.\d+)?)s$/.exec(value) : null;
   return match ? Number(match[1]) * 1000 : undefined;
+}
+
+/** A model failure as the user and the model see it, and as the operator's log sees it. */
+export interface DescribedModelError {
+  type: string;
+  /** For people; names no endpoint, key or upstream wording. */
+  message: string;
+  /** For the log: status, Google's status and message, the network error (URL credentials redacted). */
+  detail: string;
+}
+
+/**
+ * Maps a failed Gemini call to words a user can act on. Upstream wording (which can quote
+ * endpoints, proxies or account details) goes to `detail`, for the log only.
+ */
+export function describeModelError(err: unknown, requestId?: string): DescribedModelError {
+  const withId = (message: string) => (requestId ? `${message} (request id ${requestId})` : message);
+  const status =
+    typeof (err as { status?: unknown })?.status === "number"
+      ? (err as { status: number }).status
+      : undefined;
+  const raw =
+    err instanceof ModelHttpError
+      ? `HTTP ${err.status}${err.googleStatus ? ` ${err.googleStatus}` : ""}: ${err.detail}`
+      : err instanceof ModelUnreachableError
+        ? `unreachable: ${err.detail}`
+        : err instanceof Error
+          ? `${err.name}: ${err.message}`
+          : String(err ?? "unknown error");
+  const detail = redactCredentials(raw).slice(0, 2000);
+  if (status === 429)
+    return {
+      type: "RateLimited",
+      message: withId(
+        "The model is rate-limited right now and retries did not help; wait a minute and ask again.",
+      ),
+      detail,
+    };
+  if (status === 401 || status === 403)
+    return {
+      type: "ModelAuth",
+      message: withId(
+        "The model service refused this server's API key; the operator should check GEMINI_API_KEY.",
+      ),
+      detail,
+    };
+  if (status === 404)
+    return {
+      type: "ModelError",
+      message: withId("The configured model is not available; the operator should check GEMINI_MODEL."),
+      detail,
+    };
+  if (status !== undefined && status >= 500)
+    return {
+      type: "ModelUnavailable",
+      message: withId("The model service failed; try again in a moment."),
+      detail,
+    };
+  if (status !== undefined)
+    return {
+      type: "ModelError",
+      message: withId("The model service could not handle this request; rephrase the question or try again."),
+      detail,
+    };
+  if (err instanceof ModelUnreachableError)
+    return {
+      type: "ModelUnavailable",
+      message: withId("The model service could not be reached; try again in a moment."),
+      detail,
+    };
+  return {
+    type: "InternalError",
+    message: withId("Something went wrong while answering; try again."),
+    detail,
+  };
 }
 
 export function createGeminiModel(config: BackendConfig): ModelStream | undefined {

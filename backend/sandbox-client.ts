@@ -2,12 +2,16 @@
  * Runs code in the sandbox Lambda (CONTRACT section 1) and returns its response. Knows no
  * model and no HTTP. Every failure, the sandbox's or the way to it, comes back as a
  * contract-shaped result (`ok: false`, `error: {type, message}`), never as an exception:
- * throttling is retried with backoff first; a function error becomes `SandboxError`; a
- * sandbox that cannot be reached becomes `SandboxUnavailable`.
+ * throttling is retried with backoff first; a function error becomes a message a person can
+ * act on (`Runtime.ExitError` -> "the sandbox's process stopped..."); a sandbox that cannot be
+ * reached becomes `SandboxUnavailable`. What only an operator should read (endpoints, AWS
+ * account and role names, the runtime's own words) is returned beside the result as `detail`,
+ * for the log, never inside it: the result goes to clients and to the model.
  */
 import { abortableSleep } from "./abortable-sleep";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import type { BackendConfig } from "./config";
+import { redactCredentials, type BackendConfig } from "./config";
+import { cleanErrorType } from "./error-types";
 
 export interface SandboxError {
   type: string;
@@ -26,14 +30,27 @@ export interface SandboxResult {
   durationMs: number;
 }
 
+/** One execution: the contract's response, and what went wrong for the operator's log. */
+export interface Execution {
+  result: SandboxResult;
+  /** The raw reason of a failure (redacted of URL credentials): logs only. */
+  detail?: string;
+}
+
 export interface ExecuteOptions {
-  /** Stops waiting (and further retries) when aborted. */
+  /** Aborts the invocation (its HTTP request to Lambda) and further retries. */
   signal?: AbortSignal;
+  /** Named in failure messages so a user can quote it and an operator find the log line. */
+  requestId?: string;
 }
 
 export interface SandboxClient {
-  execute(code: string, options?: ExecuteOptions): Promise<SandboxResult>;
+  execute(code: string, options?: ExecuteOptions): Promise<Execution>;
 }
+
+/** Longest error message and traceback passed on (user code chooses them). */
+const MAX_ERROR_MESSAGE_CHARS = 8192;
+const MAX_TRACEBACK_CHARS = 16384;
 
 /** Error names the Lambda API uses for "slow down". */
 const THROTTLING = new Set([
@@ -93,7 +110,8 @@ export function createSandboxClient(
   const maxAttempts = options.maxAttempts ?? 4;
   const retryBaseMs = options.retryBaseMs ?? 200;
 
-  async function invokeOnce(code: string, signal?: AbortSignal): Promise<SandboxResult> {
+  async function invokeOnce(code: string, options: ExecuteOptions): Promise<Execution> {
+    const { signal, requestId } = options;
     const started = performance.now();
     const response = await lambda.send(
       new InvokeCommand({
@@ -105,60 +123,152 @@ export function createSandboxClient(
     );
     const elapsed = performance.now() - started;
     const text = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
+    const invocation = response.$metadata?.requestId;
     if (response.FunctionError) {
-      // A broken sandbox (CONTRACT: never bad user code): say what the function said.
-      let detail = text;
+      // A broken sandbox (CONTRACT: never bad user code). The user gets words for people, the
+      // log gets what the function said.
+      let errorType: string | undefined;
+      let errorMessage = text;
       try {
         const parsed = JSON.parse(text) as { errorType?: string; errorMessage?: string };
-        detail = [parsed.errorType, parsed.errorMessage].filter(Boolean).join(": ") || text;
+        errorType = parsed.errorType;
+        errorMessage = parsed.errorMessage ?? text;
       } catch {
         /* not JSON: keep the raw text */
       }
-      return failure(
-        "SandboxError",
-        `The sandbox function failed (${response.FunctionError}): ${detail}`,
-        elapsed,
-      );
+      const { type, message } = describeFunctionError(errorType, errorMessage, requestId);
+      return {
+        result: failedResult(type, message, elapsed),
+        detail: capDetail(
+          `function error (${response.FunctionError}) in invocation ${invocation ?? "?"}: ${[errorType, errorMessage].filter(Boolean).join(": ")}`,
+        ),
+      };
     }
-    return parseSandboxResponse(text, elapsed);
+    return { result: parseSandboxResponse(text, elapsed, requestId) };
   }
 
   return {
-    async execute(code, { signal } = {}) {
+    async execute(code, options = {}) {
+      const { signal, requestId } = options;
+      const started = performance.now();
+      const aborted = (s: AbortSignal): Execution => {
+        const reason = abortReason(s);
+        return {
+          result: failedResult(reason.type, reason.message, performance.now() - started),
+          detail: `aborted: ${reason.type}`,
+        };
+      };
       for (let attempt = 1; ; attempt++) {
-        const started = performance.now();
+        if (signal?.aborted) return aborted(signal);
         try {
-          return await invokeOnce(code, signal);
+          return await invokeOnce(code, options);
         } catch (err) {
           const elapsed = performance.now() - started;
           const name = (err as { name?: string }).name ?? "";
-          if (signal?.aborted) return failure("Aborted", "The execution was cancelled.", elapsed);
+          if (signal?.aborted) return aborted(signal);
           if (isConnectionReset(err) && attempt < maxAttempts) continue;
           if (THROTTLING.has(name)) {
             if (attempt < maxAttempts) {
               await abortableSleep(retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
               continue;
             }
-            return failure(
-              "Throttled",
-              `The sandbox is busy (${name} after ${attempt} attempts); try again shortly.`,
-              elapsed,
-            );
+            return {
+              result: failedResult(
+                "Throttled",
+                "The code sandbox is busy right now; try again in a few seconds.",
+                elapsed,
+              ),
+              detail: `${name} after ${attempt} attempts`,
+            };
           }
-          return failure("SandboxUnavailable", describeInvokeError(err, config), elapsed);
+          return {
+            result: failedResult(
+              "SandboxUnavailable",
+              withRequestId("The code sandbox could not be reached; try again in a moment.", requestId),
+              elapsed,
+            ),
+            detail: describeInvokeError(err, config),
+          };
         }
       }
     },
   };
 }
 
-/** Validates a sandbox payload; anything not shaped like the contract is a SandboxError. */
-export function parseSandboxResponse(text: string, elapsedMs: number): SandboxResult {
+/** A reason an AbortSignal carries in this backend: `{type, message}`, else a plain cancel. */
+export function abortReason(signal: AbortSignal): { type: string; message: string } {
+  const reason = signal.reason as { type?: unknown; message?: unknown } | undefined;
+  return typeof reason?.type === "string" && typeof reason.message === "string"
+    ? { type: reason.type, message: reason.message }
+    : { type: "Aborted", message: "The execution was cancelled." };
+}
+
+/** "... (request id X)" so that a user can quote it and an operator find the log line. */
+export function withRequestId(message: string, requestId: string | undefined): string {
+  return requestId ? `${message} (request id ${requestId})` : message;
+}
+
+/**
+ * A function error (the Lambda runtime's or the handler's own failure, never user code) in
+ * words a user can act on. The runtime's wording ("RequestId: ... Runtime exited with error:
+ * signal: SIGKILL") goes to the log instead.
+ */
+export function describeFunctionError(
+  errorType: string | undefined,
+  errorMessage: string,
+  requestId?: string,
+): { type: string; message: string } {
+  const kind = errorType ?? "";
+  if (kind === "Runtime.OutOfMemory" || /Runtime exited.*(out of memory|OutOfMemory)/i.test(errorMessage))
+    return {
+      type: "MemoryLimit",
+      message:
+        "The code used more memory than the sandbox allows and was stopped. Use less memory and try again.",
+    };
+  if (kind === "Sandbox.Timedout" || /Task timed out/i.test(errorMessage))
+    return {
+      type: "Timeout",
+      message: "The code ran longer than the sandbox allows and was stopped. Make it faster and try again.",
+    };
+  if (kind === "Runtime.ExitError")
+    return {
+      type: "SandboxError",
+      message: withRequestId(
+        "The sandbox's process stopped while running this code (it crashed or was killed). Run it again; if it happens again, simplify the code.",
+        requestId,
+      ),
+    };
+  if (kind === "Runtime.Shutdown")
+    return {
+      type: "SandboxUnavailable",
+      message: "The code sandbox was restarting; run the code again in a moment.",
+    };
+  return {
+    type: "SandboxError",
+    message: withRequestId(
+      "The code sandbox failed to run this code; try again. If it keeps failing, the operator can look up the request id in the backend's log.",
+      requestId,
+    ),
+  };
+}
+
+/**
+ * Validates a sandbox payload; anything not shaped like the contract is a SandboxError. The
+ * error's type, message and traceback come from user code: the type is cleaned and capped
+ * (it becomes a log field), the texts capped.
+ */
+export function parseSandboxResponse(text: string, elapsedMs: number, requestId?: string): SandboxResult {
+  const broken = (what: string) =>
+    failedResult(
+      "SandboxError",
+      withRequestId(`The code sandbox answered ${what}; try again.`, requestId),
+      elapsedMs,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return failure("SandboxError", "The sandbox answered something that is not JSON.", elapsedMs);
+    return broken("something that is not JSON");
   }
   const r = parsed as Partial<SandboxResult> | null;
   if (
@@ -168,13 +278,18 @@ export function parseSandboxResponse(text: string, elapsedMs: number): SandboxRe
     typeof r.stdout !== "string" ||
     typeof r.stderr !== "string"
   )
-    return failure("SandboxError", "The sandbox answered JSON that is not a sandbox response.", elapsedMs);
+    return broken("JSON that is not a sandbox response");
   const error =
     r.error && typeof r.error === "object" && typeof r.error.type === "string"
       ? {
-          type: r.error.type,
-          message: String(r.error.message ?? ""),
-          ...(r.error.traceback !== undefined ? { traceback: r.error.traceback } : {}),
+          type: cleanErrorType(r.error.type),
+          message: cap(String(r.error.message ?? ""), MAX_ERROR_MESSAGE_CHARS),
+          ...(r.error.traceback !== undefined
+            ? {
+                traceback:
+                  typeof r.error.traceback === "string" ? cap(r.error.traceback, MAX_TRACEBACK_CHARS) : null,
+              }
+            : {}),
         }
       : null;
   return {
@@ -188,16 +303,27 @@ export function parseSandboxResponse(text: string, elapsedMs: number): SandboxRe
   };
 }
 
+/** For the operator's log: which function, where, and what the SDK said. */
 function describeInvokeError(err: unknown, config: BackendConfig): string {
   const e = err as { name?: string; message?: string; code?: string };
   const where = config.lambdaEndpoint
     ? `at ${config.lambdaEndpoint}`
     : `${config.codeExecutorFunction} in ${config.awsRegion}`;
   const what = [e.name, e.code, e.message].filter(Boolean).join(": ");
-  return `The sandbox ${where} could not be reached (${what || "unknown error"}).`;
+  return capDetail(`invoke of ${where} failed: ${what || "unknown error"}`);
 }
 
-function failure(type: string, message: string, elapsedMs: number): SandboxResult {
+function cap(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... [${text.length - max} more characters]`;
+}
+
+/** Log details: redacted of URL credentials and capped. */
+function capDetail(text: string): string {
+  return cap(redactCredentials(text), 2000);
+}
+
+/** A contract-shaped failure result (`ok: false`, nothing printed). */
+export function failedResult(type: string, message: string, elapsedMs: number): SandboxResult {
   return {
     ok: false,
     stdout: "",

@@ -1,11 +1,14 @@
 /**
  * Server-sent events on a raw Node response: `event:` + one JSON `data:` line per event, and
  * a comment line every ~15 s so proxies and load balancers do not close an idle stream while
- * the model thinks or code runs. Writes after the client left are dropped, not thrown.
+ * the model thinks or code runs. Writes after the client left are dropped, not thrown; a
+ * client that stops reading while more than MAX_BUFFERED_BYTES wait for it is disconnected,
+ * so a stalled reader cannot make the server hold a whole answer in memory per stream.
  */
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 
 export const HEARTBEAT_MS = 15000;
+export const MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 
 export interface SseWriter {
   send(event: string, data: unknown): void;
@@ -14,18 +17,24 @@ export interface SseWriter {
   readonly closed: boolean;
 }
 
-export function openSse(res: ServerResponse, heartbeatMs = HEARTBEAT_MS): SseWriter {
+export function openSse(
+  res: ServerResponse,
+  headers: OutgoingHttpHeaders = {},
+  heartbeatMs = HEARTBEAT_MS,
+): SseWriter {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
     // nginx (and ingress-nginx) buffer responses unless told otherwise.
     "x-accel-buffering": "no",
+    ...headers,
   });
   res.flushHeaders();
   let closed = false;
   const write = (text: string) => {
-    if (!closed && !res.destroyed && res.writable) res.write(text);
+    if (closed || res.destroyed || !res.writable) return;
+    res.write(text);
+    if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
   };
   const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
   heartbeat.unref();

@@ -1,10 +1,13 @@
 /**
  * POST /api/execute: runs code directly in the sandbox and answers its response as JSON
- * (smoke tests, on-call). A sandbox that cannot be reached answers the same shape with 502
- * (503 when throttled), so callers always get something to read.
+ * (smoke tests, on-call). Outcomes of the code are 200; a malformed request the sandbox
+ * refused (InvalidRequest) is the client's error, 400; a sandbox that cannot be reached is 502,
+ * a busy one or a server shutting down 503 with Retry-After, each with the same shape so
+ * callers always get something to read. A client that disconnects aborts the invocation.
  */
-import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { requestCancellation } from "../cancellation";
+import { holdSlot } from "../capacity";
 
 /** The sandbox's own limit (CONTRACT section 1): 64 KiB of code. */
 export const MAX_CODE_CHARS = 65536;
@@ -15,28 +18,57 @@ const executeBody = {
   properties: { code: { type: "string", minLength: 1, maxLength: MAX_CODE_CHARS } },
 } as const;
 
-const BACKEND_FAILURES: Record<string, number> = {
-  SandboxUnavailable: 502,
-  SandboxError: 502,
-  Throttled: 503,
+const STATUS_BY_ERROR: Record<string, { status: number; retryAfter?: string }> = {
+  InvalidRequest: { status: 400 },
+  SandboxUnavailable: { status: 502 },
+  SandboxError: { status: 502 },
+  Throttled: { status: 503, retryAfter: "2" },
+  ServerShuttingDown: { status: 503, retryAfter: "5" },
 };
 
 export async function executeRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { code: string } }>(
     "/api/execute",
-    { schema: { body: executeBody } },
+    {
+      schema: { body: executeBody },
+      onRequest: holdSlot(
+        () => app.backend.executions,
+        () =>
+          `This server is running as much code as it may at once (${app.backend.config.maxConcurrentExecutions}); try again in a few seconds`,
+        2,
+      ),
+    },
     async (request, reply) => {
       const ctx = app.backend;
+      const cancel = requestCancellation(reply.raw, ctx.work);
       const started = performance.now();
-      const result = await ctx.sandbox.execute(request.body.code);
+      let execution;
+      try {
+        execution = await ctx.sandbox.execute(request.body.code, {
+          signal: cancel.signal,
+          requestId: request.id,
+        });
+      } finally {
+        cancel.done();
+      }
       ctx.recordExecution(
         "execute",
-        randomUUID(),
+        request.id,
+        "execute",
         request.body.code,
-        result,
+        execution,
         (performance.now() - started) / 1000,
       );
-      return reply.code(BACKEND_FAILURES[result.error?.type ?? ""] ?? 200).send(result);
+      const { result } = execution;
+      request.logFields["outcome"] = cancel.clientLeft ? "aborted" : result.ok ? "ok" : "error";
+      if (cancel.clientLeft) {
+        // Nobody is left to answer; the request is logged as aborted when its socket closes.
+        reply.hijack();
+        return;
+      }
+      const mapped = STATUS_BY_ERROR[result.error?.type ?? ""];
+      if (mapped?.retryAfter) reply.header("retry-after", mapped.retryAfter);
+      return reply.code(mapped?.status ?? 200).send(result);
     },
   );
 }

@@ -1,6 +1,6 @@
 /**
  * GET /healthz (the process answers) and GET /readyz (configuration complete and not
- * shutting down; 503 with what is missing otherwise).
+ * shutting down; 503 with what is missing otherwise, in the contract's error shape too).
  */
 import type { FastifyInstance } from "fastify";
 import { missingConfiguration } from "../config";
@@ -10,7 +10,12 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get("/readyz", async (_request, reply) => {
     const missing = missingConfiguration(app.backend.config);
     if (app.backend.closing) missing.push("the server is shutting down");
-    if (missing.length > 0) return reply.code(503).send({ status: "not ready", missing });
+    if (missing.length > 0)
+      return reply.code(503).send({
+        status: "not ready",
+        missing,
+        error: { type: "NotReady", message: `Not ready: ${missing.join("; ")}` },
+      });
     return { status: "ready" };
   });
 }

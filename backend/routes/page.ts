@@ -1,29 +1,76 @@
 /**
- * GET / : the chat page (backend/public, plain HTML/CSS/JS). Three small files, read once
- * at start-up and served from memory: no static-file plugin needed.
+ * GET / : the chat page (backend/public, plain HTML/CSS/JS, no build step), its two libraries
+ * (marked for Markdown, DOMPurify to sanitise what marked makes) served from node_modules by
+ * this server, never a CDN, and a favicon. Files are read once at start-up and served from
+ * memory. The page gets the conversation limits from this server (data attributes on <body>),
+ * so the page and the server always agree on what may be re-sent.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { BODY_LIMIT_BYTES, MAX_MESSAGE_CHARS, MAX_MESSAGES } from "../history";
 
 /** backend/public next to the source (tsx) or next to the compiled routes (dist/backend/public). */
 export const PUBLIC_DIR = path.join(__dirname, "..", "public");
 
-const ASSETS: Record<string, { file: string; type: string }> = {
-  "/": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
-  "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
-};
+/**
+ * The page's scripts come from this server only; nothing inline, no eval. Markup the page
+ * inserts is sanitised by DOMPurify, and Trusted Types make any other way of inserting HTML
+ * throw in browsers that support them.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "require-trusted-types-for 'script'",
+  "trusted-types dompurify",
+].join("; ");
+
+function packageFile(pkg: string, file: string): string {
+  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+}
+
+const JS = "text/javascript; charset=utf-8";
+
+/** Characters the page re-sends at most: the server's model budget, capped so a request body stays well under its limit. */
+export function pageHistoryChars(modelHistoryChars: number): number {
+  // JSON may spend up to 6 bytes on one character (control characters as \uXXXX).
+  return Math.min(modelHistoryChars, Math.floor(BODY_LIMIT_BYTES / 6) - 1000);
+}
 
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
-  for (const [url, { file, type }] of Object.entries(ASSETS)) {
-    const body = readFileSync(path.join(PUBLIC_DIR, file));
+  const limits: Record<string, number> = {
+    maxMessages: MAX_MESSAGES,
+    maxMessageChars: MAX_MESSAGE_CHARS,
+    historyChars: pageHistoryChars(app.backend.config.modelHistoryChars),
+  };
+  const html = readFileSync(path.join(PUBLIC_DIR, "index.html"), "utf8").replace(
+    /\{\{(\w+)\}\}/g,
+    (_whole, name: string) => String(limits[name] ?? ""),
+  );
+  const assets: Record<string, { body: Buffer | string; type: string }> = {
+    "/": { body: html, type: "text/html; charset=utf-8" },
+    "/app.js": { body: readFileSync(path.join(PUBLIC_DIR, "app.js")), type: JS },
+    "/history-budget.js": { body: readFileSync(path.join(PUBLIC_DIR, "history-budget.js")), type: JS },
+    "/style.css": { body: readFileSync(path.join(PUBLIC_DIR, "style.css")), type: "text/css; charset=utf-8" },
+    "/favicon.svg": { body: readFileSync(path.join(PUBLIC_DIR, "favicon.svg")), type: "image/svg+xml" },
+    // Browsers that ignore <link rel="icon"> still ask for /favicon.ico.
+    "/favicon.ico": { body: readFileSync(path.join(PUBLIC_DIR, "favicon.svg")), type: "image/svg+xml" },
+    "/vendor/marked.js": { body: readFileSync(packageFile("marked", "lib/marked.umd.js")), type: JS },
+    "/vendor/purify.js": { body: readFileSync(require.resolve("dompurify/dist/purify.min.js")), type: JS },
+  };
+  for (const [url, { body, type }] of Object.entries(assets)) {
     app.get(url, async (_request, reply) =>
       reply
         .type(type)
         .header("cache-control", "no-cache")
         .header("x-content-type-options", "nosniff")
-        .header("content-security-policy", "default-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+        .header("referrer-policy", "no-referrer")
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
         .send(body),
     );
   }

@@ -6,10 +6,16 @@
  * The model is the real Gemini when GEMINI_API_KEY is set; `--fake-gemini` runs the tests'
  * fake Gemini instead (it answers the four seed questions through execute_python), so the
  * stack can be tried and smoke-tested with no key and no internet.
+ *
+ * Logs are for a person at a terminal: the backend's and the sandbox's lines in one readable
+ * format (LOG_FORMAT=pretty unless LOG_FORMAT is set). Ctrl-C stops the stack quietly: the
+ * sandbox workers' own reaction to it (a KeyboardInterrupt traceback each, and advice about
+ * replacements that never started) is not shown; anything else the sandbox prints is.
  */
 import { DEFAULT_FUNCTION_NAME, startLocalSandbox, type LocalSandbox } from "../../lambda/local/server";
 import { startBackend, type RunningBackend } from "../../backend/server";
 import { ConfigError } from "../../backend/config";
+import { formatLogLine } from "../../backend/log-format";
 import { seedBrain, startFakeGemini } from "../../tests/helpers/fake-gemini";
 
 const HELP = `Usage: npm start [-- --port N] [--host ADDR] [--workers N] [--python PATH] [--fake-gemini]
@@ -31,6 +37,9 @@ Examples:
   npm start -- --fake-gemini --port 8081
   curl -s localhost:8080/api/execute -H 'content-type: application/json' -d '{"code":"print(25*47)"}'`;
 
+/** After Ctrl-C, how long requests in flight may finish before they are answered with ServerShuttingDown. */
+const LOCAL_GRACE_MS = 3000;
+
 interface Options {
   port: number;
   host: string;
@@ -40,6 +49,59 @@ interface Options {
 }
 
 class UsageError extends Error {}
+
+/** How long a Python traceback is held back to see whether it is a Ctrl-C's KeyboardInterrupt. */
+const TRACEBACK_HOLD_MS = 500;
+
+/**
+ * The sandbox's output for a terminal: JSON log lines formatted like the backend's, other
+ * lines as they are. A traceback is held until its last line shows what it was: a
+ * KeyboardInterrupt (the worker's share of Ctrl-C) is dropped, and so is everything after it;
+ * any other traceback is shown whole.
+ */
+export class SandboxLog {
+  private held: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Set on Ctrl-C (or a KeyboardInterrupt seen first): the workers are going away. */
+  quiet = false;
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly color = false,
+  ) {}
+
+  line = (line: string): void => {
+    if (this.quiet) return;
+    if (this.held.length > 0 || line.startsWith("Traceback (most recent call last):")) {
+      this.held.push(line);
+      if (line.trim() === "KeyboardInterrupt") return this.silence();
+      this.timer ??= setTimeout(() => this.flush(), TRACEBACK_HOLD_MS);
+      // An unindented line after the first ends a traceback: the exception itself.
+      if (this.held.length > 1 && !/^\s/.test(line) && !line.startsWith("Traceback")) this.flush();
+      return;
+    }
+    this.show(line);
+  };
+
+  silence(): void {
+    this.quiet = true;
+    this.held = [];
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const lines = this.held;
+    this.held = [];
+    for (const line of lines) this.show(line);
+  }
+
+  private show(line: string): void {
+    this.write(`${formatLogLine(line, { source: "sandbox", color: this.color })}\n`);
+  }
+}
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Options | "help" {
   const options: Options = {
@@ -84,10 +146,17 @@ async function main(): Promise<void> {
   if (options === "help") return void console.log(HELP);
 
   const closers: (() => Promise<void>)[] = [];
+  const now = new AbortController();
   const stopAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   const env: Record<string, string | undefined> = { ...process.env };
+  // A person reads these logs: one readable format (set LOG_FORMAT=json for the JSON lines).
+  if (!env.LOG_FORMAT?.trim()) env.LOG_FORMAT = "pretty";
+  const sandboxLog = new SandboxLog(
+    (text) => void process.stderr.write(text),
+    process.stderr.isTTY === true && !process.env.NO_COLOR,
+  );
   try {
     const sandboxEnv = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => k.startsWith("SANDBOX_")),
@@ -97,6 +166,7 @@ async function main(): Promise<void> {
       workers: options.workers,
       python: options.python,
       env: sandboxEnv,
+      log: sandboxLog.line,
     });
     closers.push(() => sandbox.close());
     env.AWS_ENDPOINT_URL_LAMBDA = sandbox.url;
@@ -111,7 +181,9 @@ async function main(): Promise<void> {
     }
 
     const backend: RunningBackend = await startBackend({ port: options.port, host: options.host, env });
-    closers.push(() => backend.close());
+    // Ctrl-C: nothing routes traffic here by readiness, so no drain; what is in flight gets a
+    // moment to finish (a second Ctrl-C cuts it short) and is answered either way.
+    closers.push(() => backend.close({ drainMs: 0, graceMs: LOCAL_GRACE_MS, now: now.signal }));
     const shown = backend.url.replace("127.0.0.1", "localhost");
     process.stderr.write(
       [
@@ -129,10 +201,17 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    sandboxLog.silence();
+    if (stopping) {
+      now.abort();
+      return;
+    }
     stopping = true;
     process.stderr.write(`${signal}: stopping the local stack...\n`);
-    void stopAll().then(() => process.exit(0));
+    void stopAll().then(() => {
+      process.stderr.write("local stack stopped\n");
+      process.exit(0);
+    });
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

@@ -8,7 +8,9 @@ import { reply, scripted, seedBrain, SEED_THOUGHT_SIGNATURE, type WirePart } fro
 import {
   answerText,
   chat,
+  eventually,
   names,
+  parseSse,
   startSandbox,
   startStack,
   type ChatEventRecord,
@@ -240,13 +242,26 @@ describe("model failures are events, and the stream always ends with done", () =
     expect(gemini.requests).toHaveLength(3);
   });
 
-  it("a 500 is a ModelUnavailable error, not retried forever", async () => {
-    const { backend } = await stack(scripted(reply.error(500, { message: "backend exploded" })));
-    const { events } = await chat(backend.url, "hello");
+  it("a 500 is a ModelUnavailable error for people with a request id; Google's words go to the log", async () => {
+    const { backend, logs } = await stack(
+      scripted(reply.error(500, { message: "backend exploded at shard 7 of project 555" })),
+    );
+    const response = await fetch(`${backend.url}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hello" }] }),
+    });
+    const requestId = response.headers.get("x-request-id");
+    const events = parseSse(await response.text());
     expect(names(events)).toEqual(["error", "done"]);
-    expect(events[0]!.data).toMatchObject({
+    expect(events[0]!.data).toEqual({
       type: "ModelUnavailable",
-      message: expect.stringMatching(/500/),
+      message: `The model service failed; try again in a moment. (request id ${requestId})`,
+    });
+    await eventually(() => logs.some((l) => l.msg === "model call failed"));
+    expect(logs.find((l) => l.msg === "model call failed")).toMatchObject({
+      requestId,
+      detail: expect.stringMatching(/500 INTERNAL: backend exploded at shard 7/),
     });
   });
 
@@ -273,7 +288,7 @@ describe("model failures are events, and the stream always ends with done", () =
     expect(String(events[0]!.data["message"])).toMatch(/PROHIBITED_CONTENT/);
   });
 
-  it("an unreachable model", async () => {
+  it("an unreachable model: a message for people, the network error in the log", async () => {
     const s = await startStack(seedBrain(), sandbox);
     stacks.push(s);
     await s.gemini.close();
@@ -281,8 +296,11 @@ describe("model failures are events, and the stream always ends with done", () =
     expect(names(events)).toEqual(["error", "done"]);
     expect(events[0]!.data).toMatchObject({
       type: "ModelUnavailable",
-      message: expect.stringMatching(/ECONNREFUSED/),
+      message: expect.stringMatching(
+        /^The model service could not be reached; try again in a moment\. \(request id \w+\)$/,
+      ),
     });
+    expect(s.logs.find((l) => l.msg === "model call failed")?.["detail"]).toMatch(/ECONNREFUSED/);
   });
 
   it("without GEMINI_API_KEY chat says how to set it, while /api/execute still works", async () => {

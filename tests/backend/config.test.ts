@@ -11,6 +11,8 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       port: 8080,
+      host: "localhost",
+      trustProxy: false,
       geminiApiKey: undefined,
       geminiBaseUrl: undefined,
       codeExecutionEnabled: true,
@@ -20,6 +22,19 @@ describe("loadConfig", () => {
       apiToken: undefined,
       allowedModules: [...DEFAULT_ALLOWED_MODULES],
       sandboxTimeoutMs: 30000,
+      maxExecutionsPerTurn: 10,
+      modelHistoryChars: 100000,
+      modelTurnInputChars: 1000000,
+      maxOpenStreams: 200,
+      maxConcurrentExecutions: 64,
+      rateLimitPerMinute: 600,
+      rateLimitBurst: 120,
+      requestTimeoutMs: 60000,
+      headersTimeoutMs: 20000,
+      keepAliveTimeoutMs: 65000,
+      shutdownDrainMs: 5000,
+      shutdownGraceMs: 20000,
+      logFormat: "json",
     });
     expect(config.geminiModel).toMatch(/^gemini-.*flash/);
     expect(missingConfiguration(config)).toEqual([expect.stringMatching(/GEMINI_API_KEY/)]);
@@ -74,10 +89,47 @@ describe("loadConfig", () => {
     ["AWS_REGION malformed", { AWS_REGION: "Virginia" }, /AWS_REGION.*us-east-1/],
     ["half the AWS key pair", { AWS_ACCESS_KEY_ID: "x" }, /AWS_SECRET_ACCESS_KEY/],
     ["a bad module list", { SANDBOX_ALLOWED_MODULES: "math,os;rm" }, /SANDBOX_ALLOWED_MODULES/],
+    ["TRUST_PROXY not an address list", { TRUST_PROXY: "the ingress" }, /TRUST_PROXY.*uniquelocal/],
+    ["LOG_FORMAT unknown", { LOG_FORMAT: "fancy" }, /LOG_FORMAT="fancy" must be json or pretty/],
+    [
+      "headers allowed longer than the whole request",
+      { HEADERS_TIMEOUT_MS: "70000" },
+      /HEADERS_TIMEOUT_MS=70000 is longer than REQUEST_TIMEOUT_MS=60000/,
+    ],
+    ["MAX_OPEN_STREAMS zero", { MAX_OPEN_STREAMS: "0" }, /MAX_OPEN_STREAMS="0" is not an integer from 1/],
   ];
   it.each(bad)("refuses %s, naming the variable and the fix", (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it.each(["GEMINI_BASE_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"])(
+    "refuses credentials in %s, and never repeats them in the message",
+    (name) => {
+      let message = "";
+      try {
+        loadConfig({ [name]: "https://alice:hunter2@proxy.example:8443/v1" });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`${name} contains a user name or password`));
+      expect(message).toContain("https://***@proxy.example:8443/v1");
+      expect(message).not.toMatch(/alice|hunter2/);
+    },
+  );
+
+  it("a URL that is not one is refused without echoing anything that looks like credentials", () => {
+    expect(() => loadConfig({ GEMINI_BASE_URL: "ftp://bob:pw@host" })).toThrow(/ftp:\/\/\*\*\*@host/);
+  });
+
+  it("TRUST_PROXY takes true, false and lists of addresses, CIDRs and proxy-addr's names", () => {
+    expect(loadConfig({ TRUST_PROXY: "true" }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, uniquelocal,::1" }).trustProxy).toEqual([
+      "10.0.0.0/8",
+      "uniquelocal",
+      "::1",
+    ]);
   });
 
   it("lists every problem at once", () => {

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { answerText, chat } from "./harness";
@@ -103,8 +103,81 @@ describe("backend/Dockerfile", () => {
   });
 });
 
+/** The local addresses the process listens on for `port`, from the kernel's own tables. */
+function listeningAddresses(port: number): string[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const found: string[] = [];
+  for (const [file, v6] of [
+    ["/proc/net/tcp", false],
+    ["/proc/net/tcp6", true],
+  ] as const) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== "0A" || !local?.endsWith(`:${hex}`)) continue; // 0A: LISTEN
+      const address = local.split(":")[0]!;
+      if (!v6)
+        found.push(
+          address
+            .match(/../g)!
+            .reverse()
+            .map((b) => parseInt(b, 16))
+            .join("."),
+        );
+      else
+        found.push(
+          address === "00000000000000000000000001000000"
+            ? "::1"
+            : address === "0".repeat(32)
+              ? "::"
+              : address,
+        );
+    }
+  }
+  return found;
+}
+
+describe("npm run backend (the backend alone, for local use)", () => {
+  it("listens on loopback only by default, and its log says exactly that", async () => {
+    const { child, match, output } = await startAndWaitFor(
+      "npm",
+      ["run", "--silent", "backend"],
+      {
+        ...process.env,
+        PORT: "0",
+        HOST: "",
+        LOG_LEVEL: "info",
+        GEMINI_API_KEY: "k",
+        AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9",
+      },
+      /^\{.*"msg":"backend listening.*\}$/m,
+    );
+    const line = JSON.parse(match[0]) as {
+      url: string;
+      listening: string[];
+      interfaces: string;
+      msg: string;
+    };
+    const port = Number(new URL(line.url).port);
+    const bound = listeningAddresses(port);
+    expect(bound.length).toBeGreaterThan(0);
+    expect(bound.every((a) => a.startsWith("127.") || a === "::1")).toBe(true);
+    expect(line.interfaces).toBe("loopback only");
+    expect(line.listening.sort()).toEqual(
+      bound.map((a) => (a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`)).sort(),
+    );
+    expect(line.msg).toMatch(/loopback only/);
+    expect((await fetch(`${line.url}/healthz`)).status).toBe(200);
+    process.kill(-child.pid!, "SIGINT"); // Ctrl-C: stops without the drain a load balancer needs
+    await exited(child);
+    expect(output()).toMatch(/"msg":"stopped"/);
+    await expect(fetch(`${line.url}/healthz`)).rejects.toThrow();
+    expect(output()).not.toMatch(/0\.0\.0\.0/);
+  });
+});
+
 describe("the container entry point: node dist/backend/server.js", () => {
-  it("compiles, listens on PORT, answers the probes and exits 0 on SIGTERM", async () => {
+  it("compiles, listens on PORT, answers the probes; on SIGTERM drains (readyz 503), then exits 0", async () => {
     const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
     expect(build.status).toBe(0);
     const { child, match, output } = await startAndWaitFor(
@@ -117,6 +190,7 @@ describe("the container entry point: node dist/backend/server.js", () => {
         GEMINI_API_KEY: "k",
         LOG_LEVEL: "info",
         AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9",
+        SHUTDOWN_DRAIN_MS: "1500",
       },
       /"url":"(http:\/\/127\.0\.0\.1:\d+)"/,
     );
@@ -132,6 +206,12 @@ describe("the container entry point: node dist/backend/server.js", () => {
     });
     expect(execute.status).toBe(502);
     child.kill("SIGTERM");
+    // Draining: still answering, but no longer ready (the load balancer takes it out).
+    await new Promise((r) => setTimeout(r, 300));
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ error: { type: "NotReady" } });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect(await exited(child)).toBe(0);
 
     const lines = output()
@@ -155,11 +235,11 @@ describe("the container entry point: node dist/backend/server.js", () => {
 });
 
 describe("npm start (the local stack)", () => {
-  it("runs the sandbox and the backend wired together; a seed question is answered, smoke passes; Ctrl-C stops it", async () => {
-    const { child, match } = await startAndWaitFor(
+  it("runs the sandbox and the backend wired together; a seed question is answered, smoke passes; Ctrl-C stops it quietly", async () => {
+    const { child, match, output } = await startAndWaitFor(
       "npm",
       ["start", "--silent", "--", "--fake-gemini", "--port", "0", "--workers", "2"],
-      { ...process.env, LOG_LEVEL: "warn", GEMINI_API_KEY: "" },
+      { ...process.env, LOG_LEVEL: "info", LOG_FORMAT: "", GEMINI_API_KEY: "" },
       /local stack ready: (http:\/\/localhost:\d+)/,
     );
     const url = match[1]!;
@@ -187,6 +267,15 @@ describe("npm start (the local stack)", () => {
     process.kill(-child.pid!, "SIGINT"); // Ctrl-C: the whole foreground group
     await exited(child);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+
+    // One readable format for the backend's and the sandbox's lines, no JSON, and a quiet stop:
+    // no worker tracebacks, no advice about workers that were never meant to start.
+    const text = output();
+    expect(text).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}backend {2}POST \/api\/chat 200 \d+ ms/m);
+    expect(text).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}sandbox {2}invocation ok /m);
+    expect(text).not.toMatch(/^\{"level"/m);
+    expect(text).not.toMatch(/Traceback|KeyboardInterrupt|run: /);
+    expect(text).toMatch(/local stack stopped\n$/);
   });
 
   it("a bad option is one line that says what to do", () => {

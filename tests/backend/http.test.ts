@@ -1,12 +1,22 @@
 /**
  * The HTTP surface: /api/execute against the real sandbox, request validation (every bad body
- * is a 4xx JSON error that says what to send), bearer auth on and off, health, readiness,
- * metrics, and graceful shutdown with a stream open.
+ * is a 4xx JSON error that says what to send), every non-2xx the server or its framework can
+ * produce in the contract's error shape, 405 with Allow, bearer auth on and off, health,
+ * readiness, metrics.
  */
 import type { LocalSandbox } from "../../lambda/local/server";
 import { startBackend } from "../../backend/server";
-import { reply, scripted, seedBrain } from "../helpers/fake-gemini";
-import { backendEnv, chat, names, startSandbox, startStack, type Stack } from "./harness";
+import { seedBrain } from "../helpers/fake-gemini";
+import {
+  backendEnv,
+  chat,
+  names,
+  rawRequest,
+  startSandbox,
+  startStack,
+  type RawResponse,
+  type Stack,
+} from "./harness";
 
 let sandbox: LocalSandbox;
 let stack: Stack;
@@ -42,6 +52,17 @@ describe("POST /api/execute", () => {
     });
   });
 
+  it("answers a request the sandbox calls InvalidRequest with 400: it is the client's error", async () => {
+    // 40,000 characters pass the API's character limit, but are 80,000 bytes of UTF-8: over the
+    // sandbox's 64 KiB.
+    const response = await post(
+      `${stack.backend.url}/api/execute`,
+      JSON.stringify({ code: `# ${"é".repeat(40000)}` }),
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ ok: false, error: { type: "InvalidRequest" } });
+  });
+
   it("passes sandbox refusals through with their contract error type and status 200", async () => {
     const response = await post(
       `${stack.backend.url}/api/execute`,
@@ -56,10 +77,14 @@ describe("POST /api/execute", () => {
     try {
       const response = await post(`${backend.url}/api/execute`, JSON.stringify({ code: "print(1)" }));
       expect(response.status).toBe(502);
-      expect(await response.json()).toMatchObject({
+      const body = (await response.json()) as { error: { message: string } };
+      expect(body).toMatchObject({
         ok: false,
         error: { type: "SandboxUnavailable", message: expect.stringMatching(/could not be reached/) },
       });
+      // Where the sandbox is (an operator's business) is not told to the client.
+      expect(body.error.message).not.toMatch(/127\.0\.0\.1|:9\b/);
+      expect(body.error.message).toContain(`request id ${response.headers.get("x-request-id")}`);
     } finally {
       await backend.close();
     }
@@ -108,13 +133,46 @@ describe("bad requests get a 4xx JSON error that says what to send", () => {
       /more than 65536/,
     ],
     [
-      "execute: body over 1 MiB",
+      "execute: body over 1 MiB, saying the limit",
       "/api/execute",
       JSON.stringify({ code: "x".repeat(1_100_000) }),
       {},
       413,
-      /too large/,
+      /larger than the limit of 1 MiB \(1048576 bytes\)/,
     ],
+    [
+      "chat: whitespace-only question",
+      "/api/chat",
+      '{"messages":[{"role":"user","content":" \\n\\t "}]}',
+      {},
+      400,
+      /messages\/0\/content is only whitespace/,
+    ],
+    [
+      "chat: a whitespace-only earlier message",
+      "/api/chat",
+      '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"\\u00a0"},{"role":"user","content":"2+2?"}]}',
+      {},
+      400,
+      /messages\/1\/content is only whitespace/,
+    ],
+    [
+      "execute: a __proto__ key (valid JSON, refused on purpose)",
+      "/api/execute",
+      '{"code":"print(1)","__proto__":{"isAdmin":true}}',
+      {},
+      400,
+      /"__proto__" key.*prototype poisoning \(the JSON itself is valid\)/,
+    ],
+    [
+      "chat: constructor.prototype deep inside",
+      "/api/chat",
+      '{"messages":[{"role":"user","content":"x","constructor":{"prototype":{"polluted":1}}}]}',
+      {},
+      400,
+      /prototype poisoning/,
+    ],
+    ["execute: an empty body", "/api/execute", "", {}, 400, /body is empty/],
     [
       "execute: not JSON content type",
       "/api/execute",
@@ -135,6 +193,29 @@ describe("bad requests get a 4xx JSON error that says what to send", () => {
     expect(json.error.message).not.toMatch(/\n\s+at /); // never a stack trace
   });
 
+  it("a wrong method is a 405 naming the allowed ones in Allow", async () => {
+    const cases: [string, string, string][] = [
+      ["GET", "/api/chat", "POST"],
+      ["GET", "/api/execute", "POST"],
+      ["PUT", "/api/chat", "POST"],
+      ["POST", "/healthz", "GET, HEAD"],
+      ["DELETE", "/", "GET, HEAD"],
+      ["POST", "/metrics", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${stack.backend.url}${path}`, { method });
+      expect([method, path, response.status, response.headers.get("allow")]).toEqual([
+        method,
+        path,
+        405,
+        allow,
+      ]);
+      expect(await response.json()).toMatchObject({
+        error: { type: "MethodNotAllowed", message: expect.stringContaining(allow) },
+      });
+    }
+  });
+
   it("an unknown route is a 404 naming the API", async () => {
     const response = await fetch(`${stack.backend.url}/api/nope`);
     expect(response.status).toBe(404);
@@ -145,6 +226,54 @@ describe("bad requests get a 4xx JSON error that says what to send", () => {
 
   it("no model call and no execution happened for any of them", () => {
     expect(stack.gemini.requests).toHaveLength(0);
+  });
+});
+
+describe("every non-2xx is in the contract's error shape, the framework's own included", () => {
+  const ask = (raw: string) => rawRequest(stack.backend.port, raw);
+  const H = () => `Host: 127.0.0.1:${stack.backend.port}\r\n`;
+  const cases: [string, () => Promise<RawResponse>, number][] = [
+    [
+      "a malformed %-encoding in the path",
+      () => ask(`GET /api/%zz HTTP/1.1\r\n${H()}Connection: close\r\n\r\n`),
+      400,
+    ],
+    ["a request line that is not HTTP", () => ask("HELLO\r\n\r\n"), 400],
+    ["an unknown method", () => ask(`BREW /api/chat HTTP/1.1\r\n${H()}\r\n`), 400],
+    ["HTTP/1.1 without Host", () => ask("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), 400],
+    ["a bad Content-Length", () => ask(`POST /api/execute HTTP/1.1\r\n${H()}Content-Length: x\r\n\r\n`), 400],
+    [
+      "headers over the size limit",
+      () => ask(`GET / HTTP/1.1\r\n${H()}X-Big: ${"a".repeat(20000)}\r\n\r\n`),
+      431,
+    ],
+    [
+      "a declared body over the limit",
+      () =>
+        ask(
+          `POST /api/execute HTTP/1.1\r\n${H()}Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{`,
+        ),
+      413,
+    ],
+    ["CONNECT", () => ask(`CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n`), 405],
+    ["a wrong method", () => ask(`GET /api/chat HTTP/1.1\r\n${H()}Connection: close\r\n\r\n`), 405],
+    ["a route that does not exist", () => ask(`GET /nope HTTP/1.1\r\n${H()}Connection: close\r\n\r\n`), 404],
+  ];
+  it.each(cases)("%s", async (_name, send, status) => {
+    const response = await send();
+    expect(response.status).toBe(status);
+    expect(response.headers["content-type"]).toMatch(/^application\/json/);
+    const body = JSON.parse(response.body) as Record<string, unknown>;
+    expect(body).toEqual({ error: { type: expect.any(String), message: expect.any(String) } });
+    expect(JSON.stringify(body)).not.toMatch(/statusCode|\n\s+at /);
+  });
+
+  it("every response carries a fresh x-request-id", async () => {
+    const ids = await Promise.all(
+      [1, 2, 3].map(async () => (await fetch(`${stack.backend.url}/nope`)).headers.get("x-request-id")),
+    );
+    expect(ids.every((id) => /^[0-9a-f]{12}$/.test(id ?? ""))).toBe(true);
+    expect(new Set(ids).size).toBe(3);
   });
 });
 
@@ -185,6 +314,21 @@ describe("bearer auth (API_TOKEN)", () => {
 });
 
 describe("probes, page and metrics", () => {
+  it("/readyz answers 503 in the error shape too, saying what is missing", async () => {
+    const unconfigured = await startBackend({ port: 0, env: backendEnv(undefined, sandbox) });
+    try {
+      const response = await fetch(`${unconfigured.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({
+        status: "not ready",
+        missing: [expect.stringMatching(/GEMINI_API_KEY/)],
+        error: { type: "NotReady", message: expect.stringMatching(/GEMINI_API_KEY/) },
+      });
+    } finally {
+      await unconfigured.close();
+    }
+  });
+
   it("/healthz and /readyz answer 200 when configured", async () => {
     expect(await (await fetch(`${stack.backend.url}/healthz`)).json()).toEqual({ status: "ok" });
     expect(await (await fetch(`${stack.backend.url}/readyz`)).json()).toEqual({ status: "ready" });
@@ -207,37 +351,5 @@ describe("probes, page and metrics", () => {
     expect(text).toMatch(/code_executions_total\{outcome="ModuleNotAllowed",route="execute"\} [1-9]/);
     expect(text).toMatch(/code_execution_duration_seconds_bucket/);
     expect(text).toMatch(/model_request_duration_seconds_bucket\{le="[^"]+",outcome="ok"\}/);
-  });
-});
-
-describe("graceful shutdown", () => {
-  it("turns /readyz to 503, refuses new connections and lets an open stream finish", async () => {
-    // A stream whose model answers slowly (2 chunks, 750 ms apart) is open when shutdown starts.
-    const s = await startStack(() => ({ ...reply.text("still ", "here"), delayMs: 750 }), sandbox, {
-      SHUTDOWN_GRACE_MS: "5000",
-    });
-    const streaming = chat(s.backend.url, "slow answer");
-    await s.gemini.waitForRequests(1);
-    const closing = s.backend.close();
-    const { events } = await streaming;
-    expect(names(events)).toEqual(["text", "text", "done"]);
-    await closing;
-    await expect(fetch(`${s.backend.url}/healthz`)).rejects.toThrow();
-    await s.gemini.close();
-  });
-
-  it("stops a stream that outlives the grace period with an error event, then done", async () => {
-    const s = await startStack(scripted(reply.hang({ text: "Thinking" })), sandbox, {
-      SHUTDOWN_GRACE_MS: "300",
-    });
-    const streaming = chat(s.backend.url, "hang");
-    await s.gemini.waitForRequests(1);
-    const started = Date.now();
-    await s.backend.close();
-    const { events } = await streaming;
-    expect(Date.now() - started).toBeLessThan(5000);
-    expect(names(events)).toEqual(["text", "error", "done"]);
-    expect(events[1]!.data).toMatchObject({ type: "ServerShuttingDown" });
-    await s.gemini.close();
   });
 });

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { openSse, type SseWriter } from "../../backend/sse";
 
 async function serve(handler: (writer: SseWriter) => void) {
-  const server = http.createServer((_req, res) => handler(openSse(res, 100)));
+  const server = http.createServer((_req, res) => handler(openSse(res, {}, 100)));
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
