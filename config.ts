@@ -2,48 +2,19 @@
 // here, into a typed object. A missing or wrong value fails the whole program with a message
 // that names the key and the command that fixes it; nothing below index.ts re-reads config.
 import * as pulumi from "@pulumi/pulumi";
-import {
-  DEFAULT_ALLOWED_MODULES as BACKEND_DEFAULT_ALLOWED_MODULES,
-  DEFAULT_GEMINI_MODEL,
-} from "./backend/config";
+import { DEFAULT_GEMINI_MODEL } from "./backend/config";
+import { DEFAULT_ALLOWED_MODULES, unvettedModules, VETTED_MODULES } from "./contract/sandbox-modules";
 
 export const ACCESS_MODES = ["pod-identity", "irsa", "node-role"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
 
-/** CONTRACT section 1: the seed's allow-list (one list for the backend, the stack and the tests). */
-export const DEFAULT_ALLOWED_MODULES: readonly string[] = BACKEND_DEFAULT_ALLOWED_MODULES;
+export { DEFAULT_ALLOWED_MODULES };
 
 /**
- * Modules the sandbox refuses to start with (mirrors FORBIDDEN_MODULES in
- * lambda/sandbox/config.py): refusing them here fails `pulumi preview` instead of every
- * invocation of a deployed function.
+ * lambda/sandbox/config.py keeps this much of the function's memory for the Lambda runtime (the
+ * handler's process) and the sandbox's zygote, next to user code.
  */
-export const FORBIDDEN_MODULES = [
-  "os",
-  "sys",
-  "subprocess",
-  "socket",
-  "ctypes",
-  "importlib",
-  "builtins",
-  "gc",
-  "inspect",
-  "posix",
-  "io",
-  "pathlib",
-  "shutil",
-  "signal",
-  "threading",
-  "_thread",
-  "multiprocessing",
-  "pickle",
-  "marshal",
-  "code",
-  "types",
-];
-
-/** lambda/sandbox/config.py keeps this much of the function's memory for the warm parent. */
-export const SANDBOX_PARENT_RESERVE_MB = 64;
+export const SANDBOX_PARENT_RESERVE_MB = 96;
 
 /** Retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [
@@ -598,11 +569,11 @@ class Reader {
         `${NS}:allowedModules must hold top-level module names, got ${bad.map((b) => JSON.stringify(b)).join(", ")}; ${fix}`,
       );
     }
-    const dangerous = names.filter((name) => FORBIDDEN_MODULES.includes(name));
-    if (dangerous.length > 0) {
+    const refused = unvettedModules(names);
+    if (refused.length > 0) {
       this.problems.push(
-        `${NS}:allowedModules must not contain ${dangerous.join(", ")}: they expose files, processes or ` +
-          `interpreter internals and the sandbox refuses to start with them; ${fix}`,
+        `${NS}:allowedModules may only name vetted modules (they compute without files, network, processes ` +
+          `or interpreter internals), got ${refused.join(", ")}; vetted: ${Object.keys(VETTED_MODULES).join(", ")}; ${fix}`,
       );
     }
     return [...new Set(names)];

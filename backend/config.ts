@@ -5,24 +5,10 @@
  * (the sandbox endpoint still works, and /readyz reports it).
  */
 
-/** The sandbox's default allow-list (CONTRACT section 1). */
-export const DEFAULT_ALLOWED_MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-] as const;
+/** The sandbox's default allow-list (CONTRACT section 1), shared with the stack and the tests. */
+import { DEFAULT_ALLOWED_MODULES } from "../contract/sandbox-modules";
+
+export { DEFAULT_ALLOWED_MODULES };
 
 /** A current Gemini Flash model (the name used throughout the installed @google/genai 3 docs). */
 export const DEFAULT_GEMINI_MODEL = "gemini-3.8-flash";

@@ -26,7 +26,7 @@ export interface SandboxFunctionArgs {
   sandboxTimeoutMs?: number;
   /** `SANDBOX_MAX_OUTPUT_BYTES`: cap of stdout and of stderr. Default: 65536. */
   maxOutputBytes?: number;
-  /** `SANDBOX_MEMORY_MB`: user code's memory cap. Default: memoryMb - 64 (room for the warm parent). */
+  /** `SANDBOX_MEMORY_MB`: user code's memory cap. Default: memoryMb - 96 (room for the handler's process and the zygote). */
   sandboxMemoryMb?: number;
   /**
    * Reserved concurrency: the function's share of the account's concurrency and its ceiling.
@@ -77,7 +77,7 @@ export class SandboxFunction extends pulumi.ComponentResource {
     const allowedModules = args.allowedModules ?? [...DEFAULT_ALLOWED_MODULES];
     const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
     const maxOutputBytes = args.maxOutputBytes ?? 65536;
-    const sandboxMemoryMb = args.sandboxMemoryMb ?? Math.max(64, memoryMb - 64);
+    const sandboxMemoryMb = args.sandboxMemoryMb ?? Math.max(64, memoryMb - 96);
     const reservedConcurrency = args.reservedConcurrency;
     const logRetentionDays = args.logRetentionDays ?? 30;
     const logGroupName = args.logGroupName ?? `/co-intelligence/${args.tags.stack}/sandbox`;
@@ -244,9 +244,14 @@ export function sandboxEnvironment(limits: {
   };
 }
 
+/** The native helper the function loads (lambda/native/build.sh), for its arm64 architecture. */
+export const NATIVE_HELPER = "sandbox/native/aarch64/_sandbox_kernel.abi3.so";
+
 /**
- * The files the function ships: `handler.py` and every `.py` file of the `sandbox/`
- * package, by archive path. `lambda/local/` (the local runtime) and byte-code caches stay out.
+ * The files the function ships, by archive path: `handler.py`, every `.py` file of the
+ * `sandbox/` package, and the native helper built for arm64 (the x86_64 build is for local
+ * runs). `lambda/local/` (the local runtime), `lambda/native/` (the helper's source) and
+ * byte-code caches stay out.
  */
 export function sandboxPackageFiles(codeDir: string = LAMBDA_DIR): Record<string, string> {
   const files: Record<string, string> = { "handler.py": path.join(codeDir, "handler.py") };
@@ -262,10 +267,16 @@ export function sandboxPackageFiles(codeDir: string = LAMBDA_DIR): Record<string
     }
   };
   walk(path.join(codeDir, "sandbox"), "sandbox/");
-  if (!fs.existsSync(files["handler.py"]!)) {
-    throw new Error(
-      `SandboxFunction: ${files["handler.py"]} is missing; the function's code lives in lambda/`,
-    );
+  files[NATIVE_HELPER] = path.join(codeDir, NATIVE_HELPER);
+  for (const required of ["handler.py", NATIVE_HELPER]) {
+    if (!fs.existsSync(files[required]!)) {
+      throw new Error(
+        `SandboxFunction: ${files[required]} is missing; the function's code lives in lambda/` +
+          (required === NATIVE_HELPER
+            ? " (rebuild the helper with: bash lambda/native/build.sh aarch64)"
+            : ""),
+      );
+    }
   }
   return files;
 }

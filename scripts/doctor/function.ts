@@ -10,17 +10,13 @@ import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { command } from "../lib/shell";
+import { unvettedModules } from "../../contract/sandbox-modules";
 
 /** The sandbox's defaults and limits (lambda/sandbox/config.py; CONTRACT.md section 1). */
 export const SANDBOX = {
   minPythonMinor: 11,
   minMemoryMb: 512,
   defaultTimeoutMs: 30000,
-  /** Modules whose presence in the allow-list config.py refuses (they hand out what the sandbox removes). */
-  forbiddenModules: new Set([
-    "os", "sys", "subprocess", "socket", "ctypes", "importlib", "builtins", "gc", "inspect", "posix", "io",
-    "pathlib", "shutil", "signal", "threading", "_thread", "multiprocessing", "pickle", "marshal", "code", "types",
-  ]), // prettier-ignore
   /** What each numeric variable accepts (lambda/sandbox/config.py); unset means the default. */
   ranges: {
     SANDBOX_TIMEOUT_MS: [1, 900_000],
@@ -155,10 +151,10 @@ export function configProblems(fn: {
         `SANDBOX_ALLOWED_MODULES must be comma-separated module names, found ${JSON.stringify(env.SANDBOX_ALLOWED_MODULES)}`,
       );
   }
-  const dangerous = modules.filter((m) => SANDBOX.forbiddenModules.has(m));
-  if (dangerous.length > 0) {
+  const refused = unvettedModules(modules);
+  if (refused.length > 0) {
     problems.push(
-      `SANDBOX_ALLOWED_MODULES must not list ${dangerous.join(", ")} (the sandbox refuses to start)`,
+      `SANDBOX_ALLOWED_MODULES may only list vetted modules, found ${refused.join(", ")} (the sandbox refuses to start)`,
     );
   }
   if (fn.reservedConcurrency === 0) {

@@ -46,7 +46,7 @@ describe("stack configuration defaults", () => {
       timeoutSeconds: 35,
       sandboxTimeoutMs: 30000,
       maxOutputBytes: 65536,
-      sandboxMemoryMb: 448,
+      sandboxMemoryMb: 416,
       reservedConcurrency: 20,
       logRetentionDays: 30,
       subnetIds: undefined,
@@ -78,8 +78,8 @@ describe("stack configuration defaults", () => {
     ]);
   });
 
-  it("keeps the user-code memory 64 MB under a larger function memory", () => {
-    expect(configWith({ "co-intelligence:functionMemoryMb": "1024" }).sandbox.sandboxMemoryMb).toBe(960);
+  it("keeps the user-code memory 96 MB under a larger function memory (the handler's process and the zygote)", () => {
+    expect(configWith({ "co-intelligence:functionMemoryMb": "1024" }).sandbox.sandboxMemoryMb).toBe(928);
   });
 
   it("derives the function timeout from a configured sandbox limit", () => {
@@ -227,14 +227,18 @@ describe("stack configuration errors name the fix", () => {
 
   it("user-code memory not below the function's", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:sandboxMemoryMb": "512" })).toContain(
-      "pulumi config set co-intelligence:sandboxMemoryMb 448",
+      "pulumi config set co-intelligence:sandboxMemoryMb 416",
     );
   });
 
-  it("a dangerous or malformed module in the allow-list", () => {
+  it("a module outside the vetted list, or a malformed one, in the allow-list", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:allowedModules": "math,os,subprocess" })).toContain(
-      "co-intelligence:allowedModules must not contain os, subprocess",
+      "co-intelligence:allowedModules may only name vetted modules (they compute without files, network, processes or interpreter internals), got os, subprocess",
     );
+    for (const unvetted of ["_imp", "pwd", "grp", "posixpath", "ctypes", "zoneinfo"])
+      expect(errorOf({ ...REQUIRED, "co-intelligence:allowedModules": `math,${unvetted}` })).toContain(
+        `got ${unvetted};`,
+      );
     expect(errorOf({ ...REQUIRED, "co-intelligence:allowedModules": "math,os.path" })).toContain(
       'must hold top-level module names, got "os.path"',
     );

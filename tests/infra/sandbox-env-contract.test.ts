@@ -1,9 +1,9 @@
 // The SANDBOX_* variables the program gives the function, read by the sandbox's own parser
 // (lambda/sandbox/config.py, run with the real python3): what Pulumi deploys is what the
-// function accepts, and config.ts refuses exactly the modules the sandbox refuses.
+// function accepts, and config.ts and the sandbox vet the same modules.
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { FORBIDDEN_MODULES } from "../../config";
+import { DEFAULT_ALLOWED_MODULES, VETTED_MODULES } from "../../contract/sandbox-modules";
 import { oneOf, runPulumi, stackConfigWithSecrets } from "./pulumi-harness";
 
 const LAMBDA_DIR = path.join(__dirname, "..", "..", "lambda");
@@ -12,11 +12,12 @@ const LAMBDA_DIR = path.join(__dirname, "..", "..", "lambda");
 function sandboxParse(env: Record<string, string>): Record<string, unknown> {
   const script = [
     "import json",
-    "from sandbox.config import load_config, ConfigError, FORBIDDEN_MODULES",
+    "from sandbox.config import load_config, ConfigError",
+    "from sandbox.modules import VETTED_MODULES, DEFAULT_ALLOWED_MODULES",
     "try:",
     "    c = load_config()",
     "    print(json.dumps({'allowed': list(c.allowed_modules), 'timeoutMs': c.timeout_ms,",
-    "        'maxOutputBytes': c.max_output_bytes, 'memoryMb': c.memory_mb, 'forbidden': sorted(FORBIDDEN_MODULES)}))",
+    "        'maxOutputBytes': c.max_output_bytes, 'memoryMb': c.memory_mb, 'vetted': VETTED_MODULES, 'defaults': list(DEFAULT_ALLOWED_MODULES)}))",
     "except ConfigError as e:",
     "    print(json.dumps({'error': str(e)}))",
   ].join("\n");
@@ -48,11 +49,13 @@ describe.each(["dev", "prod"])("the %s stack's function environment", (stack) =>
     >;
     const parsed = sandboxParse(env);
     expect(parsed.error).toBeUndefined();
-    expect(parsed).toMatchObject({ timeoutMs: 30000, maxOutputBytes: 65536, memoryMb: 448 });
+    expect(parsed).toMatchObject({ timeoutMs: 30000, maxOutputBytes: 65536, memoryMb: 416 });
     expect(parsed.allowed).toHaveLength(15);
   });
 });
 
-it("refuses the same dangerous modules as the sandbox", () => {
-  expect([...FORBIDDEN_MODULES].sort()).toEqual(sandboxParse({}).forbidden);
+it("vets the same modules, for the same reasons, and defaults to the same allow-list as the sandbox", () => {
+  const parsed = sandboxParse({});
+  expect(VETTED_MODULES).toEqual(parsed.vetted);
+  expect([...DEFAULT_ALLOWED_MODULES]).toEqual(parsed.defaults);
 });

@@ -325,7 +325,7 @@ describe("SandboxFunction options", () => {
     expect(fn.environment.variables).toMatchObject({
       SANDBOX_ALLOWED_MODULES: "math,json",
       SANDBOX_TIMEOUT_MS: "10000",
-      SANDBOX_MEMORY_MB: "960",
+      SANDBOX_MEMORY_MB: "928",
     });
   });
 
@@ -351,10 +351,11 @@ describe("the deployment package", () => {
     return files;
   }
 
-  it("is registered as an archive of exactly lambda/handler.py and lambda/sandbox/*.py", async () => {
+  it("is registered as an archive of exactly lambda/handler.py, lambda/sandbox/*.py and the arm64 native helper", async () => {
     const files = await registeredArchive();
     const expected = [
       "handler.py",
+      "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
       ...fs
         .readdirSync(path.join(LAMBDA, "sandbox"))
         .filter((f) => f.endsWith(".py"))
@@ -377,17 +378,29 @@ describe("the deployment package", () => {
       fs.writeFileSync(path.join(dir, "sandbox", "notes.md"), "x");
       fs.writeFileSync(path.join(dir, "local", "worker.py"), "x");
       fs.writeFileSync(path.join(dir, "local", "server.ts"), "x");
-      expect(Object.keys(await registeredArchive(dir)).sort()).toEqual(["handler.py", "sandbox/__init__.py"]);
+      for (const arch of ["aarch64", "x86_64"]) {
+        fs.mkdirSync(path.join(dir, "sandbox", "native", arch), { recursive: true });
+        fs.writeFileSync(path.join(dir, "sandbox", "native", arch, "_sandbox_kernel.abi3.so"), "x");
+      }
+      expect(Object.keys(await registeredArchive(dir)).sort()).toEqual([
+        "handler.py",
+        "sandbox/__init__.py",
+        "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("runs on its own: the archive's files alone answer print(25 * 47) through handler.handler", async () => {
+  it("runs on its own: the archive's files alone answer print(25 * 47) through handler.handler (with this machine's build of the helper beside the arm64 one)", async () => {
     const files = await registeredArchive();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-unzipped-"));
     try {
-      for (const [archivePath, file] of Object.entries(files)) {
+      const hostHelper = `sandbox/native/${os.arch() === "x64" ? "x86_64" : "aarch64"}/_sandbox_kernel.abi3.so`;
+      for (const [archivePath, file] of Object.entries({
+        ...files,
+        [hostHelper]: path.join(LAMBDA, hostHelper),
+      })) {
         fs.mkdirSync(path.dirname(path.join(dir, archivePath)), { recursive: true });
         fs.copyFileSync(file, path.join(dir, archivePath));
       }
@@ -404,6 +417,17 @@ describe("the deployment package", () => {
       expect(result.status).toBe(0);
       const response = JSON.parse(result.stdout.trim().split("\n").pop()!);
       expect(response).toMatchObject({ ok: true, stdout: "1175\n", error: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails the program with the build command when the arm64 native helper is missing", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-code-"));
+    try {
+      fs.mkdirSync(path.join(dir, "sandbox"));
+      fs.writeFileSync(path.join(dir, "handler.py"), "");
+      expect(() => sandboxPackageFiles(dir)).toThrow(/bash lambda\/native\/build\.sh aarch64/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

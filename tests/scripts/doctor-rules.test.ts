@@ -256,7 +256,9 @@ describe("function configuration (function-config)", () => {
         ...healthy,
         Environment: { Variables: { ...vars, SANDBOX_ALLOWED_MODULES: "math,os" } },
       }),
-    ).toEqual(["SANDBOX_ALLOWED_MODULES must not list os (the sandbox refuses to start)"]);
+    ).toEqual([
+      "SANDBOX_ALLOWED_MODULES may only list vetted modules, found os (the sandbox refuses to start)",
+    ]);
     expect(configProblems({ ...healthy, Environment: { Variables: { SANDBOX_TIMEOUT_MS: "30s" } } })).toEqual(
       ['SANDBOX_TIMEOUT_MS must be a whole number from 1 to 900000, found "30s"'],
     );
