@@ -182,7 +182,7 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
             "stdoutBytes": execution.stdout_bytes,
             "stderrBytes": execution.stderr_bytes,
             "truncated": execution.truncated,
-            "maxRssKb": execution.max_rss_kb,
+            "maxRssKb": execution.max_rss_kb or None,  # known when the child's end was awaited
         }
     )
     return _response(execution, duration_ms)

@@ -424,6 +424,10 @@ def run_child(
         if code is None:
             os._exit(0)  # the standby was discarded unused
         _write_all(RESULT_FD, run_code(code, builtins_namespace, plan))
+        # The handler answers as soon as every pipe is closed: do not make it wait for the
+        # address space to be torn down (exit closes descriptors only after that).
+        for fd in (STDOUT_FD, STDERR_FD, RESULT_FD):
+            os.close(fd)
     except BaseException:
         status = 70  # the parent reports a crashed process for a child that ends without a result
     os._exit(status)

@@ -14,7 +14,7 @@ import select
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from . import protocol
 from .child import CODE_MARKER
@@ -90,17 +90,22 @@ def execute(zygote: ZygoteClient, code: str, timeout_ms: int, memory_mb: int, ma
     out, err, res = _Stream(max_output_bytes), _Stream(max_output_bytes), _Stream(protocol.result_capacity(max_output_bytes))
     streams = {standby.stdout_fd: out, standby.stderr_fd: err, standby.result_fd: res}
     try:
-        timed_out, ended = _supervise(zygote, standby, streams, timeout_ms / 1000.0)
+        timed_out, ended, reported = _supervise(zygote, standby, streams, timeout_ms / 1000.0, max_output_bytes)
     finally:
         standby.close()
-    return _interpret(out, err, res, timed_out, ended, timeout_ms, memory_mb, max_output_bytes)
+    return _interpret(out, err, res, timed_out, ended, reported, timeout_ms, memory_mb)
 
 
-def _supervise(zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Stream], timeout_s: float):
-    """Read the pipes (capped) until the zygote reports the child's exit, or the deadline.
+def _supervise(
+    zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Stream], timeout_s: float, max_output_bytes: int
+) -> Tuple[bool, Optional[ChildExit], Optional[protocol.ReportedOutcome]]:
+    """Read the pipes (capped) until the child is done, or the deadline.
 
-    Returns (timed_out, ChildExit or None). At the deadline the child is killed through its
-    pidfd; the zygote reaps it and reports how it ended.
+    Returns (timed_out, how it ended or None, its result or None). The usual end: the child
+    closes its pipes right after writing a valid result; it is then killed (it is in _exit
+    anyway; a child that lingers gets nothing more) and its exit report is not awaited.
+    Otherwise the zygote's report of the exit says how it ended. At the deadline the child is
+    killed through its pidfd, and the zygote reaps it and reports.
     """
     deadline = time.monotonic() + timeout_s
     poller = select.poll()
@@ -111,13 +116,22 @@ def _supervise(zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Strea
         raise SandboxUnavailable("the sandbox's zygote is not running")
     poller.register(control, select.POLLIN)
     open_fds = set(streams)
+    result_stream = streams[standby.result_fd]
+    checked_result = False
     while standby.pid not in zygote.exits:
+        if not open_fds and not checked_result:
+            checked_result = True  # without a valid result, how it ended decides: wait for that
+            reported = None if result_stream.overflowed else protocol.decode_result(bytes(result_stream.data), max_output_bytes)
+            if reported is not None:
+                zygote.kill(standby)
+                zygote.forget(standby.pid)
+                return False, None, reported
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             zygote.kill(standby)
             ended = zygote.exit_of(standby.pid, EXIT_REPORT_TIMEOUT_S)
             _drain(streams, open_fds)
-            return ended is None or _killed_by_us(ended), ended
+            return ended is None or _killed_by_us(ended), ended, None
         for fd, _ in poller.poll(max(1, remaining * 1000)):
             if fd == control.fileno():
                 if not zygote.pump(0):
@@ -132,7 +146,10 @@ def _supervise(zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Strea
                 open_fds.discard(fd)
     # Exited: whatever is still in the pipes is read now (nothing else holds their write ends).
     _drain(streams, open_fds)
-    return False, zygote.exits.pop(standby.pid)
+    ended = zygote.exits.pop(standby.pid)
+    if os.WIFSIGNALED(ended.status) or result_stream.overflowed:
+        return False, ended, None
+    return False, ended, protocol.decode_result(bytes(result_stream.data), max_output_bytes)
 
 
 def _killed_by_us(ended: ChildExit) -> bool:
@@ -159,9 +176,9 @@ def _interpret(
     res: _Stream,
     timed_out: bool,
     ended: Optional[ChildExit],
+    reported: Optional[protocol.ReportedOutcome],
     timeout_ms: int,
     memory_mb: int,
-    max_output_bytes: int,
 ) -> Execution:
     execution = Execution(
         ok=False,
@@ -178,8 +195,7 @@ def _interpret(
     if timed_out or signal_number == signal.SIGXCPU:
         execution.error = _error("Timeout", f"the code did not finish within {timeout_ms} ms and was stopped")
         return execution
-    reported = None if res.overflowed else protocol.decode_result(bytes(res.data), max_output_bytes)
-    if reported is not None and not signalled:
+    if reported is not None:
         execution.ok = reported.ok
         execution.result = reported.result
         execution.error = reported.error

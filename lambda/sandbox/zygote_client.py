@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Set, Tuple
 
 from . import protocol
 
@@ -75,6 +75,8 @@ class ZygoteClient:
         self.control: Optional[socket.socket] = None
         self.standbys: Deque[Standby] = collections.deque()
         self.exits: Dict[int, ChildExit] = {}
+        # Children whose end the handler no longer waits for (it answered already).
+        self.forgotten: Set[int] = set()
         self.failure: Optional[str] = None
         self.unavailable_modules: List[str] = []
 
@@ -115,6 +117,7 @@ class ZygoteClient:
             standby.close()
         self.standbys.clear()
         self.exits.clear()
+        self.forgotten.clear()
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -151,7 +154,11 @@ class ZygoteClient:
         for fd in fds:
             os.close(fd)
         if event == "exit":
-            self.exits[int(message["pid"])] = ChildExit(int(message["status"]), int(message.get("maxRssKb", 0)))
+            pid = int(message["pid"])
+            if pid in self.forgotten:
+                self.forgotten.discard(pid)
+            else:
+                self.exits[pid] = ChildExit(int(message["status"]), int(message.get("maxRssKb", 0)))
         elif event in ("failed", "fatal"):
             self.failure = str(message.get("reason", "unknown"))[:2000]
 
@@ -204,6 +211,11 @@ class ZygoteClient:
                 pass
         else:
             self.send({"cmd": "kill", "pid": standby.pid})
+
+    def forget(self, pid: int) -> None:
+        """The handler will not ask how `pid` ended: drop its exit report whenever it comes."""
+        if self.exits.pop(pid, None) is None:
+            self.forgotten.add(pid)
 
     def exit_of(self, pid: int, timeout_s: float) -> Optional[ChildExit]:
         """How child `pid` ended, waiting up to timeout_s for the zygote to report it."""
