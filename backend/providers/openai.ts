@@ -30,8 +30,6 @@ import {
   type ToolCall,
 } from "./provider";
 
-export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
-
 export interface OpenAISettings {
   /** `MODEL_ID`. */
   model: string;
