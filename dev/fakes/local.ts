@@ -1,0 +1,75 @@
+/**
+ * The fake model `npm start -- --provider X` runs beside the local stack: the fake server for
+ * that provider's protocol, answering with the seed brain, and the backend environment that
+ * points the real provider code at it (the same SDK and wire protocol as in production, with
+ * a key or signature the fake checks).
+ */
+import type { ProviderId } from "../../backend/providers/provider";
+import { startFakeGemini } from "../../tests/helpers/fake-gemini";
+import { startFakeBedrock } from "./bedrock";
+import { geminiScript } from "./gemini-script";
+import { startFakeOpenAI } from "./openai";
+import { seedBrain } from "./script";
+
+/** What the local fakes check and the backend sends: not secrets, and good for nothing else. */
+export const LOCAL_FAKE_CREDENTIALS = {
+  geminiApiKey: "local-fake-gemini-key",
+  openaiApiKey: "sk-local-fake-openai-key",
+  aws: { accessKeyId: "AKIDLOCALFAKEBEDROCK", secretAccessKey: "local-fake-bedrock-secret" },
+};
+
+/** The model each fake says it is, unless `--model` names another. */
+export const LOCAL_FAKE_MODELS: Record<ProviderId, string> = {
+  gemini: "gemini-3.8-flash",
+  openai: "local-fake-model",
+  bedrock: "us.amazon.nova-2-lite-v1:0",
+};
+
+export interface LocalFakeModel {
+  /** Variables to give the backend. */
+  env: Record<string, string>;
+  /** One line for the start-up banner. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalFakeModel(
+  provider: ProviderId,
+  options: { model?: string; region?: string } = {},
+): Promise<LocalFakeModel> {
+  const model = options.model ?? LOCAL_FAKE_MODELS[provider];
+  const common = { MODEL_PROVIDER: provider, MODEL_ID: model };
+  if (provider === "openai") {
+    const fake = await startFakeOpenAI({ script: seedBrain(), apiKey: LOCAL_FAKE_CREDENTIALS.openaiApiKey });
+    return {
+      env: { ...common, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: LOCAL_FAKE_CREDENTIALS.openaiApiKey },
+      description: `fake OpenAI-compatible API at ${fake.url} (model ${model}; seed questions only)`,
+      close: () => fake.close(),
+    };
+  }
+  if (provider === "bedrock") {
+    const region = options.region ?? "us-east-1";
+    const fake = await startFakeBedrock({
+      script: seedBrain(),
+      region,
+      credentials: [LOCAL_FAKE_CREDENTIALS.aws],
+    });
+    return {
+      env: {
+        ...common,
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME: fake.url,
+        AWS_REGION: region,
+        AWS_ACCESS_KEY_ID: LOCAL_FAKE_CREDENTIALS.aws.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_FAKE_CREDENTIALS.aws.secretAccessKey,
+      },
+      description: `fake Amazon Bedrock runtime at ${fake.url} (model ${model}, ${region}; seed questions only)`,
+      close: () => fake.close(),
+    };
+  }
+  const fake = await startFakeGemini(geminiScript(seedBrain()));
+  return {
+    env: { ...common, GEMINI_BASE_URL: fake.url, GEMINI_API_KEY: LOCAL_FAKE_CREDENTIALS.geminiApiKey },
+    description: `fake Gemini at ${fake.url} (model ${model}; seed questions only)`,
+    close: () => fake.close(),
+  };
+}
