@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { BEDROCK_INVOKE_ACTION, modelTarget, type ModelTarget } from "../contract/models";
 
 /** Lets the backend call exactly one Bedrock model (MODEL_PROVIDER=bedrock). */
 export interface BedrockAccessArgs {
@@ -17,43 +18,6 @@ export interface BedrockAccessArgs {
   policyName?: string;
 }
 
-/** What a MODEL_ID names, as far as IAM cares. */
-export type ModelTarget =
-  | { kind: "foundation-model"; arn: string }
-  | { kind: "inference-profile"; arn: string; id: string }
-  | { kind: "other"; arn: string };
-
-/** Geography prefixes of system-defined (cross-region) inference profile IDs. */
-const PROFILE_PREFIXES = ["us", "us-gov", "eu", "apac", "global", "jp", "au", "ca"];
-
-/** The partition a region is in. */
-export function partitionOf(region: string): string {
-  if (region.startsWith("cn-")) return "aws-cn";
-  if (region.startsWith("us-gov-")) return "aws-us-gov";
-  return "aws";
-}
-
-/** Where a MODEL_ID points: its ARN, and whether it is an inference profile (which routes on to models). */
-export function modelTarget(model: string, region: string, accountId: string): ModelTarget {
-  const partition = partitionOf(region);
-  if (model.startsWith("arn:")) {
-    const resource = model.split(":").slice(5).join(":");
-    const [type, ...rest] = resource.split("/");
-    if (type === "inference-profile" || type === "application-inference-profile")
-      return { kind: "inference-profile", arn: model, id: rest.join("/") };
-    if (type === "foundation-model") return { kind: "foundation-model", arn: model };
-    return { kind: "other", arn: model };
-  }
-  const prefix = model.split(".")[0] ?? "";
-  if (PROFILE_PREFIXES.includes(prefix) && model.split(".").length >= 3)
-    return {
-      kind: "inference-profile",
-      arn: `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${model}`,
-      id: model,
-    };
-  return { kind: "foundation-model", arn: `arn:${partition}:bedrock:${region}::foundation-model/${model}` };
-}
-
 /**
  * `bedrock:InvokeModelWithResponseStream` (what ConverseStream needs) on the configured model
  * only. An inference profile also needs the foundation models it routes to; those are allowed
@@ -64,7 +28,7 @@ export function bedrockInvokePolicy(
   target: ModelTarget,
   routedModelArns: string[] = [],
 ): aws.iam.PolicyDocument {
-  const action = "bedrock:InvokeModelWithResponseStream";
+  const action = BEDROCK_INVOKE_ACTION;
   const statements: aws.iam.PolicyStatement[] = [
     { Sid: "InvokeTheConfiguredModel", Effect: "Allow", Action: action, Resource: target.arn },
   ];

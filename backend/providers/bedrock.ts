@@ -25,6 +25,7 @@ import {
   retryAfterFrom,
   type ModelErrorKind,
 } from "./errors";
+import { isInferenceProfileId } from "../../contract/models";
 import { AnyHttpVersionHandler } from "./http-version";
 import {
   parseArguments,
@@ -261,11 +262,7 @@ interface AwsError {
 
 /** A bare foundation model ID (`anthropic.claude-...`), not a profile ID (`us.anthropic...`) or an ARN. */
 function isFoundationModelId(model: string): boolean {
-  return (
-    /^[a-z0-9-]+\.[a-z0-9]/.test(model) &&
-    !/^(us|eu|apac|global|jp|au|ca|us-gov)\./.test(model) &&
-    !model.startsWith("arn:")
-  );
+  return !model.startsWith("arn:") && !isInferenceProfileId(model);
 }
 
 /** The inference profile prefix of a region's geography (`us.`, `eu.`, `apac.`). */

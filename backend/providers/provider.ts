@@ -15,9 +15,9 @@
  * - every failure is thrown as a ModelError (errors.ts), whose message names what to change.
  */
 
-export type ProviderId = "gemini" | "openai" | "bedrock";
+import { PROVIDER_LABELS, type ProviderId } from "../../contract/models";
 
-export const PROVIDER_IDS: readonly ProviderId[] = ["gemini", "bedrock", "openai"];
+export { PROVIDER_IDS, type ProviderId } from "../../contract/models";
 
 /** The one tool every provider declares: a name, what it does, a JSON Schema of its arguments. */
 export interface ToolSpec {
@@ -91,7 +91,7 @@ export interface ModelProvider {
 
 /** The provider's human name, for logs, the page and messages. */
 export function providerLabel(id: ProviderId): string {
-  return { gemini: "Google Gemini", openai: "OpenAI-compatible API", bedrock: "Amazon Bedrock" }[id];
+  return PROVIDER_LABELS[id];
 }
 
 /** Parses a tool call's argument text; undefined unless it is a JSON object. */

@@ -5,19 +5,11 @@
  * the valid values; a missing key or model is not (the sandbox endpoint still works): /readyz
  * and the chat name it.
  */
+import { defaultBedrockModel, DEFAULT_OPENAI_BASE_URL } from "../../contract/models";
 import { PROVIDER_IDS, providerLabel, type ProviderId } from "./provider";
 
 /** A current Gemini Flash model (the name used throughout the installed @google/genai 3 docs). */
 export const DEFAULT_GEMINI_MODEL = "gemini-3.8-flash";
-/** OpenAI's own API; any OpenAI-compatible server is one OPENAI_BASE_URL away. */
-export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
-/** Amazon Nova 2 Lite: current, supports tool use with ConverseStream, no access form to fill in. */
-export const DEFAULT_BEDROCK_FOUNDATION_MODEL = "amazon.nova-2-lite-v1:0";
-
-/** The default Bedrock model for a region: the US inference profile in US regions, else the global one. */
-export function defaultBedrockModel(region: string): string {
-  return `${region.startsWith("us-") ? "us" : "global"}.${DEFAULT_BEDROCK_FOUNDATION_MODEL}`;
-}
 
 export type ModelSettings =
   | { provider: "gemini"; model: string; apiKey: string | undefined; baseUrl: string | undefined }
