@@ -17,8 +17,8 @@ import http from "node:http";
 import { startBackend } from "../backend/server";
 import type { ModelStream } from "../backend/gemini";
 import type { SandboxClient, SandboxResult } from "../backend/sandbox-client";
-import { startLocalSandbox } from "../lambda/local/server";
-import { reply, scripted, startFakeGemini } from "../tests/helpers/fake-gemini";
+import { startLocalSandbox } from "../dev/local-lambda/server";
+import { reply, scripted, startFakeGemini } from "../dev/fakes/gemini";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);

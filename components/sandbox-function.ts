@@ -244,37 +244,44 @@ export function sandboxEnvironment(limits: {
   };
 }
 
-/** The native helper the function loads (lambda/native/build.sh), for its arm64 architecture. */
-export const NATIVE_HELPER = "sandbox/native/aarch64/_sandbox_kernel.abi3.so";
+/**
+ * The native helper builds (native/build.sh writes them into lambda/): the arm64 one is what
+ * the function loads; the x86_64 one ships too, so that `lambda/` is exactly the archive and
+ * the archive runs unchanged on either architecture.
+ */
+export const NATIVE_HELPERS = [
+  "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
+  "sandbox/native/x86_64/_sandbox_kernel.abi3.so",
+] as const;
+
+/** What the function can use: Python source and the native helper's shared objects. */
+const SHIPPED = /\.(py|so)$/;
 
 /**
- * The files the function ships, by archive path: `handler.py`, every `.py` file of the
- * `sandbox/` package, and the native helper built for arm64 (the x86_64 build is for local
- * runs). `lambda/local/` (the local runtime), `lambda/native/` (the helper's source) and
- * byte-code caches stay out.
+ * The files the function ships, by archive path: the Python sources and native helper builds
+ * of `lambda/` (the handler, the `sandbox/` package, both helper builds). `lambda/` holds only
+ * what ships (the local runtime lives in dev/, the helper's source in native/), so this is all
+ * of it; byte-code caches, hidden files and anything else a developer leaves there stay out.
  */
 export function sandboxPackageFiles(codeDir: string = LAMBDA_DIR): Record<string, string> {
-  const files: Record<string, string> = { "handler.py": path.join(codeDir, "handler.py") };
+  const files: Record<string, string> = {};
   const walk = (dir: string, prefix: string): void => {
     for (const entry of fs
       .readdirSync(dir, { withFileTypes: true })
       .sort((a, b) => a.name.localeCompare(b.name))) {
-      if (entry.isDirectory() && entry.name !== "__pycache__") {
-        walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
-      } else if (entry.isFile() && entry.name.endsWith(".py")) {
+      if (entry.name.startsWith(".") || entry.name === "__pycache__") continue;
+      if (entry.isDirectory()) walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
+      else if (entry.isFile() && SHIPPED.test(entry.name))
         files[`${prefix}${entry.name}`] = path.join(dir, entry.name);
-      }
     }
   };
-  walk(path.join(codeDir, "sandbox"), "sandbox/");
-  files[NATIVE_HELPER] = path.join(codeDir, NATIVE_HELPER);
-  for (const required of ["handler.py", NATIVE_HELPER]) {
-    if (!fs.existsSync(files[required]!)) {
+  walk(codeDir, "");
+  for (const required of ["handler.py", ...NATIVE_HELPERS]) {
+    if (files[required] === undefined) {
+      const arch = /native\/(\w+)\//.exec(required)?.[1];
       throw new Error(
-        `SandboxFunction: ${files[required]} is missing; the function's code lives in lambda/` +
-          (required === NATIVE_HELPER
-            ? " (rebuild the helper with: bash lambda/native/build.sh aarch64)"
-            : ""),
+        `SandboxFunction: ${path.join(codeDir, required)} is missing; the function's code lives in lambda/` +
+          (arch === undefined ? "" : ` (rebuild the helper with: bash native/build.sh ${arch})`),
       );
     }
   }

@@ -8,9 +8,9 @@ import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { AppOverrides } from "../../backend/app";
-import { startLocalSandbox, type LocalSandbox } from "../../lambda/local/server";
+import { startLocalSandbox, type LocalSandbox } from "../../dev/local-lambda/server";
 import { startBackend, type RunningBackend } from "../../backend/server";
-import { startFakeGemini, type FakeGemini, type FakeScript } from "../helpers/fake-gemini";
+import { startFakeGemini, type FakeGemini, type FakeScript } from "../../dev/fakes/gemini";
 
 export interface ChatEventRecord {
   event: string;

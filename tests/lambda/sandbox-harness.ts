@@ -89,7 +89,7 @@ export function runAsModes(): RunAs[] {
   const ids = accountIds(SANDBOX_TEST_USER);
   if (!ids)
     throw new Error(
-      `the unprivileged account ${SANDBOX_TEST_USER} is missing: run bash scripts/dev/ensure-test-deps.sh as root (npm test does)`,
+      `the unprivileged account ${SANDBOX_TEST_USER} is missing: run bash dev/ensure-test-deps.sh as root (npm test does)`,
     );
   return [
     { label: "as root" },

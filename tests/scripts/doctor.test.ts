@@ -7,7 +7,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
-import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
+import { LocalSandbox, startLocalSandbox } from "../../dev/local-lambda/server";
 import { main as doctorMain } from "../../scripts/doctor";
 import { Moto, startMoto } from "../helpers/moto";
 import {

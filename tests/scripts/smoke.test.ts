@@ -5,9 +5,9 @@ import * as fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import type { LocalSandbox } from "../../lambda/local/server";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
 import { startSandbox, startStack, type Stack } from "../backend/harness";
-import { seedBrain, type FakeScript } from "../helpers/fake-gemini";
+import { seedBrain, type FakeScript } from "../../dev/fakes/gemini";
 import { jsonOf, runScript, scratchDir } from "./deploy-harness";
 
 interface SmokeReport {

@@ -9,7 +9,7 @@
  * further (another filter, no-new-privs), never widen anything.
  *
  * Built against the stable ABI (Py_LIMITED_API 3.11), so one file per CPU architecture serves
- * CPython 3.11, 3.12 and 3.13. Only prctl(2) is taken from libc. lambda/native/build.sh builds
+ * CPython 3.11, 3.12 and 3.13. Only prctl(2) is taken from libc. native/build.sh builds
  * it reproducibly; the built files are committed under lambda/sandbox/native/<arch>/ and a test
  * rebuilds them and compares the bytes.
  */

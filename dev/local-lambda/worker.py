@@ -1,4 +1,4 @@
-"""One warm "execution environment" of the local Lambda runtime (lambda/local/server.ts).
+"""One warm "execution environment" of the local Lambda runtime (dev/local-lambda/server.ts).
 
 Imports the handler once, like Lambda's Python runtime, then serves one invocation at a
 time. The protocol runs over two private descriptors (3: requests in, 4: responses out),
@@ -15,7 +15,7 @@ import traceback
 
 REQUEST_FD = 3
 RESPONSE_FD = 4
-LAMBDA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAMBDA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lambda")
 
 
 class LocalContext:

@@ -12,11 +12,11 @@
  * sandbox workers' own reaction to it (a KeyboardInterrupt traceback each, and advice about
  * replacements that never started) is not shown; anything else the sandbox prints is.
  */
-import { DEFAULT_FUNCTION_NAME, startLocalSandbox, type LocalSandbox } from "../../lambda/local/server";
-import { startBackend, type RunningBackend } from "../../backend/server";
-import { ConfigError } from "../../backend/config";
-import { formatLogLine } from "../../backend/log-format";
-import { seedBrain, startFakeGemini } from "../../tests/helpers/fake-gemini";
+import { DEFAULT_FUNCTION_NAME, startLocalSandbox, type LocalSandbox } from "./local-lambda/server";
+import { startBackend, type RunningBackend } from "../backend/server";
+import { ConfigError } from "../backend/config";
+import { formatLogLine } from "../backend/log-format";
+import { seedBrain, startFakeGemini } from "./fakes/gemini";
 
 const HELP = `Usage: npm start [-- --port N] [--host ADDR] [--workers N] [--python PATH] [--fake-gemini]
 

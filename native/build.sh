@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Builds lambda/native/sandbox_kernel.c into lambda/sandbox/native/<arch>/_sandbox_kernel.abi3.so
+# Builds native/sandbox_kernel.c into lambda/sandbox/native/<arch>/_sandbox_kernel.abi3.so
 # for x86_64 (local runs, tests) and aarch64 (the deployed function), reproducibly: the same
 # source, compiler and headers give the same bytes, which tests/lambda/native.test.ts checks
 # against the committed files.
 #
-#   bash lambda/native/build.sh            # both architectures
-#   bash lambda/native/build.sh x86_64     # one
+#   bash native/build.sh            # both architectures
+#   bash native/build.sh x86_64     # one
 #
 # Needs gcc, gcc-aarch64-linux-gnu (Debian: apt-get install gcc gcc-aarch64-linux-gnu) and the
 # headers of any CPython 3.11+ (the stable ABI's headers are the same for every architecture
 # that matters here: 64-bit little-endian Linux). OUT_DIR overrides the output root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out_root=${OUT_DIR:-$here/../sandbox/native}
+out_root=${OUT_DIR:-$here/../lambda/sandbox/native}
 python=${PYTHON:-python3}
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 [ -f "$include/Python.h" ] || { echo "build.sh: no Python.h under $include (install python3-dev)" >&2; exit 1; }

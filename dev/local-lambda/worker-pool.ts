@@ -1,5 +1,5 @@
 /**
- * The local runtime's warm Python workers (lambda/local/worker.py): each imports the handler
+ * The local runtime's warm Python workers (dev/local-lambda/worker.py): each imports the handler
  * once and serves one invocation at a time, as Lambda execution environments do. A worker
  * that dies is replaced; a job it never acknowledged goes back to the queue, so no invocation
  * is lost to a worker that died before it read it.

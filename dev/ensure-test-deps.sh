@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what the test suite starts for real: CPython 3.11+ (the
-# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test), strace
+# sandbox), moto_server (AWS control plane), Debian's chromium (the chat page test), Debian's
+# black (the Python formatter `npm run lint` checks lambda/ with), strace
 # (the kernel filter's syscall measurement), the aarch64 cross compiler (the native helper's
 # reproducible build) and an unprivileged account to run the sandbox as, the way Lambda does.
 # As root it installs and creates them itself; otherwise it says in one line what to run.
@@ -18,7 +19,7 @@ fi
 # installed into .venv (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'), since
 # Debian 12 refuses `pip install` into the system Python (externally-managed-environment).
 # That needs PyPI: offline, it says in one line what to run where PyPI is reachable.
-venv="$(cd "$(dirname "$0")/../.." && pwd)/.venv"
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
 moto_fix="python3 -m venv .venv && .venv/bin/pip install 'moto[server]'  (or: pipx install 'moto[server]')"
 if ! command -v moto_server >/dev/null 2>&1 && [ ! -x "$venv/bin/moto_server" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -43,6 +44,19 @@ if ! command -v chromium >/dev/null 2>&1; then
       { say "could not install chromium: run 'sudo apt-get update && sudo apt-get install -y chromium'"; missing=1; }
   else
     say "chromium is required for the browser tests: sudo apt-get update && sudo apt-get install -y chromium"
+    missing=1
+  fi
+fi
+
+# The Python side's formatter, as Prettier is the TypeScript side's: Debian's package, so every
+# machine checks with the same version (bookworm: 23.1).
+if ! command -v black >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's black, the Python formatter the lint checks with (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq black >/dev/null) ||
+      { say "could not install black: run 'sudo apt-get update && sudo apt-get install -y black'"; missing=1; }
+  else
+    say "black is required for the Python style check: sudo apt-get update && sudo apt-get install -y black"
     missing=1
   fi
 fi
