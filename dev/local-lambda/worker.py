@@ -15,7 +15,9 @@ import traceback
 
 REQUEST_FD = 3
 RESPONSE_FD = 4
-LAMBDA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lambda")
+LAMBDA_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lambda"
+)
 
 
 class LocalContext:
