@@ -199,7 +199,6 @@ function rateLimit(config: BackendConfig) {
     request.logFields["rateLimited"] = true;
     sendError(
       reply,
-      429,
       "TooManyRequests",
       `Too many requests from this client (at most ${config.rateLimitPerMinute} a minute); wait ${decision.retryAfterSeconds} s and try again`,
       { "retry-after": String(decision.retryAfterSeconds) },

@@ -14,6 +14,7 @@
  * workers (default 4), --json.
  */
 import http from "node:http";
+import { DEFAULT_NAMES } from "../contract/names";
 import { startBackend } from "../backend/server";
 import type { ModelStream } from "../backend/gemini";
 import type { SandboxClient, SandboxResult } from "../backend/sandbox-client";
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
 
     const executeBody = JSON.stringify({ code: CODE });
     const invokeBody = JSON.stringify({ code: CODE, timeoutMs: 30000 });
-    const invokeUrl = `${sandbox.url}/2015-03-31/functions/co-intelligence-code-executor/invocations`;
+    const invokeUrl = `${sandbox.url}/2015-03-31/functions/${DEFAULT_NAMES.functionName}/invocations`;
     const levels = [];
     for (const clients of [1, 8, 32]) {
       progress(`/api/execute and direct invoke at ${clients} concurrent client(s), ${SECONDS} s each...`);

@@ -11,9 +11,11 @@
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import { DEFAULT_NAMES } from "../../contract/names";
+import { SANDBOX_ENV, SANDBOX_LIMITS } from "../../contract/sandbox";
 import { InvokeOutcome, Job, WorkerPool } from "./worker-pool";
 
-export const DEFAULT_FUNCTION_NAME = "co-intelligence-code-executor";
+export const DEFAULT_FUNCTION_NAME = DEFAULT_NAMES.functionName;
 /** Lambda's synchronous invocation payload limit. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -58,15 +60,16 @@ export function workerEnvironment(functionEnv: Record<string, string> = {}): Nod
   return {
     ...inherited,
     ...functionEnv,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: functionEnv.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "512",
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE:
+      functionEnv.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? String(SANDBOX_LIMITS.functionMemoryMb.default),
     PYTHONDONTWRITEBYTECODE: "1",
     PYTHONUNBUFFERED: "1",
   };
 }
 
 function functionTimeoutMs(env: Record<string, string>): number {
-  const sandbox = Number(env.SANDBOX_TIMEOUT_MS);
-  const base = Number.isInteger(sandbox) && sandbox > 0 ? sandbox : 30000;
+  const sandbox = Number(env[SANDBOX_ENV.timeoutMs]);
+  const base = Number.isInteger(sandbox) && sandbox > 0 ? sandbox : SANDBOX_LIMITS.timeoutMs.default;
   return base + 10000;
 }
 

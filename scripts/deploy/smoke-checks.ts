@@ -4,7 +4,7 @@
  * the sandbox must refuse. Each check is one object; the runner in scripts/lib/report.ts
  * times them and renders the report.
  */
-import { DEFAULT_ALLOWED_MODULES } from "../../backend/config";
+import { DEFAULT_ALLOWED_MODULES } from "../../contract/sandbox-modules";
 import { fail, pass, skip, type Check, type Outcome } from "../lib/report";
 import { HttpError, type ChatEvent, type SandboxResponse } from "./backend-client";
 

@@ -3,6 +3,7 @@
  * talking to a fake Gemini that speaks the REST wire protocol, and the real Python sandbox
  * behind the local Lambda runtime.
  */
+import { parseSse } from "../../contract/chat";
 import type { LocalSandbox } from "../../dev/local-lambda/server";
 import { reply, scripted, seedBrain, SEED_THOUGHT_SIGNATURE, type WirePart } from "../../dev/fakes/gemini";
 import {
@@ -10,7 +11,6 @@ import {
   chat,
   eventually,
   names,
-  parseSse,
   startSandbox,
   startStack,
   type ChatEventRecord,

@@ -78,8 +78,8 @@ describe("SandboxFunction defaults", () => {
     expect(Number(vars.SANDBOX_MEMORY_MB)).toBeGreaterThanOrEqual(384);
   });
 
-  it("leaves reserved concurrency unset (young accounts reject any reservation)", () => {
-    expect(lambdaOf(resources).reservedConcurrentExecutions).toBeUndefined();
+  it("reserves 20 concurrent executions: a share of the account's concurrency, and a ceiling one client cannot lift", () => {
+    expect(lambdaOf(resources).reservedConcurrentExecutions).toBe(20);
   });
 
   it("logs to its own new log group with a retention, through the function's logging config", () => {
@@ -333,8 +333,15 @@ describe("SandboxFunction options", () => {
     await expect(sandboxFunction({ reservedConcurrency: 0 })).rejects.toThrow(/would disable the function/);
   });
 
+  it('reserves nothing only when told so explicitly: reservedConcurrency "none" (accounts limited to 10)', async () => {
+    const { resources } = await sandboxFunction({ reservedConcurrency: "none" });
+    expect(lambdaOf(resources).reservedConcurrentExecutions).toBeUndefined();
+  });
+
   it("refuses a function timeout that does not outlast the sandbox limit", async () => {
-    await expect(sandboxFunction({ timeoutSeconds: 30 })).rejects.toThrow(/must exceed the sandbox limit/);
+    await expect(sandboxFunction({ timeoutSeconds: 30 })).rejects.toThrow(
+      /timeoutSeconds must be more than the sandbox limit \(30000 ms\)/,
+    );
   });
 });
 

@@ -3,21 +3,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { SandboxError, SandboxResponse } from "../../contract/sandbox";
 
-export interface SandboxError {
-  type: string;
-  message: string;
-  traceback: string | null;
-}
-export interface SandboxResponse {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-  result: string | null;
-  error: SandboxError | null;
-  truncated: boolean;
-  durationMs: number;
-}
+export type { SandboxError, SandboxResponse };
 export interface ProcessState {
   alive: boolean;
   stopped?: boolean;
