@@ -5,6 +5,7 @@
 // fails the whole program with one message listing every problem; nothing below index.ts
 // re-reads config.
 import * as pulumi from "@pulumi/pulumi";
+import { NAME_PATTERNS } from "./contract/names";
 import { configKey, IMAGE_CONFIG_KEYS, IMAGE_REFERENCE } from "./contract/stack";
 import {
   BACKEND_SERVICE_DEFAULTS,
@@ -159,7 +160,7 @@ function readRegion(r: Reader): string | undefined {
   const region = r.raw("aws:region");
   const fix = "set it with: pulumi config set aws:region us-east-1";
   if (region === undefined) r.problems.push(`aws:region is required; ${fix}`);
-  else if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+  else if (!NAME_PATTERNS.region.test(region))
     r.problems.push(`aws:region must be an AWS region like us-east-1, got ${JSON.stringify(region)}; ${fix}`);
   return region;
 }

@@ -150,20 +150,7 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
       return subnet;
     });
 
-    // AWS adds an allow-all egress rule to a new security group unless egress is given
-    // explicitly; `egress: []` makes Pulumi remove it and keep it removed.
-    const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-function-sg`,
-      {
-        vpcId: vpc.id,
-        description: "Sandbox function: no ingress, no egress",
-        ingress: [],
-        egress: [],
-        revokeRulesOnDelete: true,
-        tags: { ...tags, Name: `${name}-function` },
-      },
-      { parent: this },
-    );
+    const securityGroup = closedSecurityGroup(name, vpc.id, tags, this);
 
     this.vpcId = vpc.id;
     this.subnetIds = subnets.map((subnet) => subnet.id);
@@ -174,6 +161,31 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
       securityGroupId: this.securityGroupId,
     });
   }
+}
+
+/**
+ * The function's security group: no rule at all. AWS adds an allow-all egress rule to a new
+ * security group unless egress is given explicitly; `egress: []` makes Pulumi remove it and
+ * keep it removed.
+ */
+export function closedSecurityGroup(
+  name: string,
+  vpcId: pulumi.Input<string>,
+  tags: Record<string, string>,
+  parent: pulumi.Resource,
+): aws.ec2.SecurityGroup {
+  return new aws.ec2.SecurityGroup(
+    `${name}-function-sg`,
+    {
+      vpcId,
+      description: "Sandbox function: no ingress, no egress",
+      ingress: [],
+      egress: [],
+      revokeRulesOnDelete: true,
+      tags: { ...tags, Name: `${name}-function` },
+    },
+    { parent },
+  );
 }
 
 /**

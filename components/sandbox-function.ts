@@ -4,9 +4,19 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_NAMES } from "../contract/names";
 import { allowListIssues, DEFAULT_ALLOWED_MODULES, VETTED_MODULES } from "../contract/sandbox-modules";
-import { defaultSandboxMemoryMb, SANDBOX_ENV, SANDBOX_LIMITS } from "../contract/sandbox";
+import {
+  DEFAULT_RESERVED_CONCURRENCY,
+  defaultSandboxMemoryMb,
+  SANDBOX_ENV,
+  SANDBOX_LIMITS,
+} from "../contract/sandbox";
 import { FLOW_LOG_DEFAULTS, FLOW_LOG_TRAFFIC_TYPES, FlowLog, type FlowLogTrafficType } from "./flow-log";
-import { ISOLATED_NETWORK_DEFAULTS, IsolatedNetwork, validateIsolatedNetworkArgs } from "./isolated-network";
+import {
+  closedSecurityGroup,
+  ISOLATED_NETWORK_DEFAULTS,
+  IsolatedNetwork,
+  validateIsolatedNetworkArgs,
+} from "./isolated-network";
 import { BaseTags, componentTags } from "./tags";
 import {
   ARG_NAME,
@@ -77,7 +87,7 @@ export const SANDBOX_FUNCTION_DEFAULTS = {
   allowedModules: DEFAULT_ALLOWED_MODULES,
   sandboxTimeoutMs: SANDBOX_LIMITS.timeoutMs.default,
   maxOutputBytes: SANDBOX_LIMITS.maxOutputBytes.default,
-  reservedConcurrency: 20,
+  reservedConcurrency: DEFAULT_RESERVED_CONCURRENCY,
   logRetentionDays: FLOW_LOG_DEFAULTS.retentionDays,
   flowLogTraffic: FLOW_LOG_DEFAULTS.trafficType,
   vpcCidr: ISOLATED_NETWORK_DEFAULTS.cidrBlock,
@@ -354,20 +364,8 @@ export class SandboxFunction extends pulumi.ComponentResource {
       if (args.securityGroupIds !== undefined) {
         securityGroupIds = pulumi.all(args.securityGroupIds);
       } else {
-        // Same rule as in the isolated network: explicit empty lists, or AWS adds allow-all egress.
         // (validateSandboxFunctionArgs refused subnets with neither a VPC nor security groups.)
-        const securityGroup = new aws.ec2.SecurityGroup(
-          `${name}-function-sg`,
-          {
-            vpcId: args.vpcId!,
-            description: "Sandbox function: no ingress, no egress",
-            ingress: [],
-            egress: [],
-            revokeRulesOnDelete: true,
-            tags: { ...tags, Name: `${name}-function` },
-          },
-          { parent: this },
-        );
+        const securityGroup = closedSecurityGroup(name, args.vpcId!, tags, this);
         securityGroupIds = pulumi.all([securityGroup.id]);
       }
     }

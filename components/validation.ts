@@ -4,6 +4,7 @@
  * stack's values, calls the validators, and adds to each problem the `pulumi config` command
  * that fixes it; a component constructor calls the same validator and refuses bad arguments.
  */
+import { NAME_PATTERNS } from "../contract/names";
 
 /** One problem with one argument. */
 export interface ArgProblem {
@@ -69,7 +70,7 @@ export function refuseProblems(component: string, name: string, problems: ArgPro
 }
 
 /** A Kubernetes DNS-1123 label: namespaces, service accounts. */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL = NAME_PATTERNS.dnsLabel;
 
 /** An IPv4 block `a.b.c.d/n` with every part in range. */
 export function isCidr(text: string): boolean {

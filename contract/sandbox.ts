@@ -99,6 +99,12 @@ export const SANDBOX_LIMITS = {
   minSandboxMemoryMb: 64,
 } as const;
 
+/**
+ * The function's reserved concurrency unless a stack says otherwise: its share of the
+ * account's concurrency and its ceiling (the stack deploys it; doctor's throttling fix names it).
+ */
+export const DEFAULT_RESERVED_CONCURRENCY = 20;
+
 /** `SANDBOX_MEMORY_MB`'s default: "a little under the function's memory". */
 export function defaultSandboxMemoryMb(functionMemoryMb: number): number {
   return Math.max(SANDBOX_LIMITS.minSandboxMemoryMb, functionMemoryMb - SANDBOX_LIMITS.parentReserveMb);

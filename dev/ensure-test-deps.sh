@@ -37,29 +37,24 @@ if ! command -v moto_server >/dev/null 2>&1 && [ ! -x "$venv/bin/moto_server" ];
   fi
 fi
 
-if ! command -v chromium >/dev/null 2>&1; then
+# A Debian package the tests cannot do without: installed as root, else the one line to run.
+require_package() {
+  local command=$1 package=$2 purpose=$3
+  command -v "$command" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's chromium for the browser tests (apt-get)..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ||
-      { say "could not install chromium: run 'sudo apt-get update && sudo apt-get install -y chromium'"; missing=1; }
+    say "installing Debian's $package for $purpose (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null) ||
+      { say "could not install $package: run 'sudo apt-get update && sudo apt-get install -y $package'"; missing=1; }
   else
-    say "chromium is required for the browser tests: sudo apt-get update && sudo apt-get install -y chromium"
+    say "$package is required for $purpose: sudo apt-get update && sudo apt-get install -y $package"
     missing=1
   fi
-fi
+}
 
+require_package chromium chromium "the browser tests"
 # The Python side's formatter, as Prettier is the TypeScript side's: Debian's package, so every
 # machine checks with the same version (bookworm: 23.1).
-if ! command -v black >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's black, the Python formatter the lint checks with (apt-get)..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq black >/dev/null) ||
-      { say "could not install black: run 'sudo apt-get update && sudo apt-get install -y black'"; missing=1; }
-  else
-    say "black is required for the Python style check: sudo apt-get update && sudo apt-get install -y black"
-    missing=1
-  fi
-fi
+require_package black black "the Python style check (npm run lint)"
 
 apt_packages=()
 command -v strace >/dev/null 2>&1 || apt_packages+=(strace)

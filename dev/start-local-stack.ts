@@ -14,28 +14,45 @@
  */
 import { DEFAULT_FUNCTION_NAME, startLocalSandbox, type LocalSandbox } from "./local-lambda/server";
 import { startBackend, type RunningBackend } from "../backend/server";
+import { DEFAULT_PORT } from "../contract/http";
+import { UsageError } from "../scripts/lib/cli-error";
+import { helpText, parseFlags, type FlagSpecs } from "../scripts/lib/flags";
 import { ConfigError } from "../backend/config";
 import { formatLogLine } from "../backend/log-format";
 import { seedBrain, startFakeGemini } from "./fakes/gemini";
 
-const HELP = `Usage: npm start [-- --port N] [--host ADDR] [--workers N] [--python PATH] [--fake-gemini]
+const COMMAND = "start";
 
-Runs the local sandbox runtime and the chat backend wired to it.
+const FLAGS = {
+  port: { kind: "value", arg: "N", help: "backend port (default: PORT, else 8080)" },
+  host: {
+    kind: "value",
+    arg: "ADDR",
+    help: "backend interface (default: HOST, else localhost — IPv4 and IPv6 loopback only)",
+  },
+  workers: { kind: "value", arg: "N", help: "warm sandbox workers, i.e. concurrent executions (default 4)" },
+  python: { kind: "value", arg: "PATH", help: "Python 3.11+ for the sandbox (default python3)" },
+  "fake-gemini": {
+    kind: "switch",
+    help: "answer with a local fake Gemini (the four seed questions) instead of the real API",
+  },
+  help: { kind: "switch", help: "this text" },
+} as const satisfies FlagSpecs;
 
-  --port N        backend port (default: PORT, else 8080)
-  --host ADDR     backend interface (default: HOST, else localhost — IPv4 and IPv6 loopback only)
-  --workers N     warm sandbox workers, i.e. concurrent executions (default 4)
-  --python PATH   Python 3.11+ for the sandbox (default python3)
-  --fake-gemini   answer with a local fake Gemini (the four seed questions) instead of the real API
-  --help          this text
-
-The backend reads the rest of its environment as in production (README: Configuration):
-GEMINI_API_KEY, GEMINI_MODEL, API_TOKEN, CODE_EXECUTION_ENABLED, SANDBOX_* ...
-
-Examples:
-  GEMINI_API_KEY=... npm start
-  npm start -- --fake-gemini --port 8081
-  curl -s localhost:8080/api/execute -H 'content-type: application/json' -d '{"code":"print(25*47)"}'`;
+const HELP = helpText({
+  command: COMMAND,
+  summary: "Runs the local sandbox runtime and the chat backend wired to it.",
+  specs: FLAGS,
+  notes: [
+    "The backend reads the rest of its environment as in production (docs/configuration.md):",
+    "GEMINI_API_KEY, GEMINI_MODEL, API_TOKEN, CODE_EXECUTION_ENABLED, SANDBOX_* ...",
+  ],
+  examples: [
+    "GEMINI_API_KEY=... npm start",
+    "npm start -- --fake-gemini --port 8081",
+    "curl -s localhost:8080/api/execute -H 'content-type: application/json' -d '{\"code\":\"print(25*47)\"}'",
+  ],
+});
 
 /** After Ctrl-C, how long requests in flight may finish before they are answered with ServerShuttingDown. */
 const LOCAL_GRACE_MS = 3000;
@@ -47,8 +64,6 @@ interface Options {
   python: string;
   fakeGemini: boolean;
 }
-
-class UsageError extends Error {}
 
 /** How long a Python traceback is held back to see whether it is a Ctrl-C's KeyboardInterrupt. */
 const TRACEBACK_HOLD_MS = 500;
@@ -104,40 +119,27 @@ export class SandboxLog {
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Options | "help" {
+  const flags = parseFlags(argv, FLAGS, COMMAND);
+  if (flags.switches.has("help")) return "help";
+  const port = flags.values.port ?? env.PORT ?? String(DEFAULT_PORT);
+  const from = flags.values.port !== undefined ? "--port" : env.PORT !== undefined ? "PORT" : "the default";
+  const workers = flags.values.workers ?? "4";
+  const whole = (text: string, min: number, max: number) =>
+    /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max ? Number(text) : undefined;
   const options: Options = {
-    port: env.PORT ? Number(env.PORT) : 8080,
-    host: env.HOST || "localhost",
-    workers: 4,
-    python: "python3",
-    fakeGemini: false,
+    port: whole(port, 0, 65535) ?? NaN,
+    host: flags.values.host ?? (env.HOST || "localhost"),
+    workers: whole(workers, 1, 64) ?? NaN,
+    python: flags.values.python ?? "python3",
+    fakeGemini: flags.switches.has("fake-gemini"),
   };
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new UsageError(`PORT=${env.PORT} is not a port number; e.g. PORT=8080 npm start`);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") return "help";
-    if (arg === "--fake-gemini") {
-      options.fakeGemini = true;
-      continue;
-    }
-    const [name, inline] = arg.split("=", 2) as [string, string | undefined];
-    if (!["--port", "--host", "--workers", "--python"].includes(name))
-      throw new UsageError(`unknown option ${name}; see npm start -- --help`);
-    const value = inline ?? argv[++i];
-    if (value === undefined || value === "")
-      throw new UsageError(`${name} needs a value; see npm start -- --help`);
-    if (name === "--port" || name === "--workers") {
-      const n = Number(value);
-      const ok = Number.isInteger(n) && (name === "--port" ? n >= 0 && n <= 65535 : n >= 1 && n <= 64);
-      if (!ok)
-        throw new UsageError(
-          `${name} ${value} is not valid; use ${name === "--port" ? "a port from 0 to 65535" : "1 to 64 workers"}`,
-        );
-      if (name === "--port") options.port = n;
-      else options.workers = n;
-    } else if (name === "--host") options.host = value;
-    else options.python = value;
-  }
+  if (Number.isNaN(options.port))
+    throw new UsageError(
+      `${from} ${port} is not a port number; use a port from 0 to 65535, e.g. 8080`,
+      COMMAND,
+    );
+  if (Number.isNaN(options.workers))
+    throw new UsageError(`--workers ${workers} is not valid; use 1 to 64 workers`, COMMAND);
   return options;
 }
 

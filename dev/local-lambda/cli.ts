@@ -1,40 +1,47 @@
 /** `npm run sandbox`: the local Lambda runtime, standalone. */
+import { UsageError } from "../../scripts/lib/cli-error";
+import { helpText, parseFlags, type FlagSpecs } from "../../scripts/lib/flags";
 import { DEFAULT_FUNCTION_NAME, startLocalSandbox } from "./server";
 
-const HELP = `Usage: npm run sandbox -- [--port N] [--workers N] [--python PATH] [--host ADDR]
+const COMMAND = "sandbox";
 
-Serves the AWS Lambda Invoke API (POST /2015-03-31/functions/${DEFAULT_FUNCTION_NAME}/invocations)
-on loopback, backed by warm Python workers running lambda/handler.py.
+const FLAGS = {
+  port: { kind: "value", arg: "N", help: "TCP port (default 9001; 0 picks a free one)" },
+  workers: { kind: "value", arg: "N", help: "warm workers, i.e. concurrent invocations (default 2)" },
+  python: { kind: "value", arg: "PATH", help: "Python 3.11+ interpreter (default python3)" },
+  host: { kind: "value", arg: "ADDR", help: "interface (default 127.0.0.1)" },
+  help: { kind: "switch", help: "this text" },
+} as const satisfies FlagSpecs;
 
-  --port N        TCP port (default 9001; 0 picks a free one)
-  --workers N     warm workers, i.e. concurrent invocations (default 2)
-  --python PATH   Python 3.11+ interpreter (default python3)
-  --host ADDR     interface (default 127.0.0.1)
-  --help          this text
-
-SANDBOX_* variables in the environment configure the function (see README: Configuration).
-Example:
-  npm run sandbox -- --port 9001 &
-  AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:9001 npm run backend`;
+const HELP = helpText({
+  command: COMMAND,
+  summary:
+    `Serves the AWS Lambda Invoke API (POST /2015-03-31/functions/${DEFAULT_FUNCTION_NAME}/invocations)\n` +
+    "on loopback, backed by warm Python workers running lambda/handler.py.",
+  specs: FLAGS,
+  notes: ["SANDBOX_* variables in the environment configure the function (see docs/configuration.md)."],
+  examples: [
+    "npm run sandbox -- --port 9001 &",
+    "AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:9001 npm run backend",
+  ],
+});
 
 function parseArgs(argv: string[]): { port: number; workers: number; python: string; host: string } | "help" {
-  const out = { port: 9001, workers: 2, python: "python3", host: "127.0.0.1" };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === "--help" || flag === "-h") return "help";
-    const [name, inline] = flag.split("=", 2) as [string, string | undefined];
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${name} needs a value; see --help`);
-    if (name === "--port" || name === "--workers") {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0 || (name === "--workers" && n < 1))
-        throw new Error(`${name} must be a whole number, got ${value}`);
-      out[name === "--port" ? "port" : "workers"] = n;
-    } else if (name === "--python") out.python = value;
-    else if (name === "--host") out.host = value;
-    else throw new Error(`unknown flag ${name}; see --help`);
-  }
-  return out;
+  const flags = parseFlags(argv, FLAGS, COMMAND);
+  if (flags.switches.has("help")) return "help";
+  const whole = (name: "port" | "workers", fallback: number, min: number, max: number): number => {
+    const text = flags.values[name];
+    if (text === undefined) return fallback;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${text}`, COMMAND);
+    return Number(text);
+  };
+  return {
+    port: whole("port", 9001, 0, 65535),
+    workers: whole("workers", 2, 1, 64),
+    python: flags.values.python ?? "python3",
+    host: flags.values.host ?? "127.0.0.1",
+  };
 }
 
 async function main(): Promise<void> {

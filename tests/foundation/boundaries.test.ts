@@ -24,7 +24,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   config: ["contract", "components"],
   index: ["contract", "components", "config"],
   scripts: ["contract"],
-  dev: ["contract", "backend"],
+  dev: ["contract", "backend", "scripts"],
   bench: ["contract", "backend", "dev"],
   tests: ["contract", "backend", "components", "config", "index", "scripts", "dev", "bench"],
   "eslint.config": [],
@@ -84,6 +84,19 @@ describe("the import boundaries", () => {
 
   it("nothing but tests/ imports tests/", () => {
     expect(edges.filter((e) => e.to === "tests" && e.from !== "tests")).toEqual([]);
+  });
+
+  it("the operations commands run tools only through scripts/lib/run-tool.ts (no other process spawning)", () => {
+    const spawning = sources
+      .filter((file) => file.startsWith("scripts/") && file !== "scripts/lib/run-tool.ts")
+      .filter((file) =>
+        ts
+          .preProcessFile(fs.readFileSync(path.join(ROOT, file), "utf8"), true, true)
+          .importedFiles.some((imported) =>
+            ["node:child_process", "child_process", "zx"].includes(imported.fileName),
+          ),
+      );
+    expect(spawning).toEqual([]);
   });
 
   it("every part imports only what the layout allows it", () => {

@@ -9,7 +9,7 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 describe("npm run sandbox (dev/local-lambda/cli.ts)", () => {
   it("prints usage with every flag and its default for --help", () => {
     const out = execFileSync(TSX, ["dev/local-lambda/cli.ts", "--help"], { cwd: ROOT, encoding: "utf8" });
-    for (const text of ["--port N", "default 9001", "--workers N", "--python PATH", "Example:"])
+    for (const text of ["--port N", "default 9001", "--workers N", "--python PATH", "example:"])
       expect(out).toContain(text);
   });
 

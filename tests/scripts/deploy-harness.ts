@@ -65,7 +65,7 @@ export async function runScript(script: string, args: string[], opts: RunOptions
   };
   const [command, commandArgs] = opts.viaNpm
     ? ["npm", ["run", "--silent", opts.viaNpm, "--", ...args]]
-    : [path.join(NODE_BIN, "tsx"), [path.join("scripts", `${script}.ts`), ...args]];
+    : [path.join(NODE_BIN, "tsx"), [path.join("scripts", script, "main.ts"), ...args]];
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env,

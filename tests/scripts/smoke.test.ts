@@ -1,4 +1,4 @@
-// npm run smoke (scripts/smoke.ts) against the real local stack: the local sandbox runtime,
+// npm run smoke (scripts/smoke/main.ts) against the real local stack: the local sandbox runtime,
 // the backend, and the fake Gemini's seed brain. It must pass there, and fail (the right
 // check, exit 1) when the sandbox lets `import os` through or the model answers wrongly.
 import * as fs from "node:fs";

@@ -1,4 +1,4 @@
-// npm run update-backend (scripts/update-backend.ts): build, push and rollout in one process,
+// npm run update-backend (scripts/update-backend/): build, push and rollout in one process,
 // stopping at the first failure; ECR in moto, docker and kubectl as recording stubs.
 import { startMoto, type Moto } from "../helpers/moto";
 import { KUBECTL_WRITES, cleanRepo, jsonOf, pulumiStub, runScript, type PulumiStub } from "./deploy-harness";

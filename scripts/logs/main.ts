@@ -1,11 +1,11 @@
 // `npm run logs`: follow the sandbox function's logs (CloudWatch Logs, polled from --since
 // minutes ago), or with --backend the backend deployment's (kubectl logs -f). Ctrl-C stops
 // it cleanly (exit 0).
-import { spawn } from "node:child_process";
 import { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { awsErrorName, makeClient } from "./lib/aws";
+import { awsErrorName, makeClient } from "../adapters/aws";
+import { Kubectl } from "../adapters/kubectl";
 import {
   CliError,
   FlagSpecs,
@@ -13,14 +13,13 @@ import {
   Targets,
   UsageError,
   errorLine,
-  findOnPath,
   helpText,
   parseFlags,
   resolveTargets,
   runCommand,
-} from "./lib/cli";
-import { filterEvents, resolveLogGroup } from "./lib/function-logs";
-import { terminalSafe, terminalSafeJson } from "./lib/terminal-safe";
+} from "../lib/cli";
+import { filterEvents, resolveLogGroup } from "../adapters/cloudwatch-logs";
+import { terminalSafe, terminalSafeJson } from "../lib/terminal-safe";
 
 const COMMAND = "logs";
 const POLL_MS = 2000;
@@ -154,7 +153,8 @@ async function functionLogs(
 }
 
 async function backendLogs(t: Targets, follow: boolean): Promise<number> {
-  if (!findOnPath("kubectl")) {
+  const kubectl = new Kubectl();
+  if (!kubectl.available) {
     throw new CliError(
       "kubectl is not on PATH: install it, then: aws eks update-kubeconfig --name <cluster>",
     );
@@ -169,39 +169,38 @@ async function backendLogs(t: Targets, follow: boolean): Promise<number> {
     "--",
     `deployment/${t.deploymentName}`,
   ];
-  // The pods' output is remote text: read it line by line and print it made safe.
-  const child = spawn("kubectl", args, { stdio: ["inherit", "pipe", "pipe"] });
-  const relay = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream) => {
+  // The pods' output is remote text: relay it line by line, made safe.
+  const relay = (to: NodeJS.WritableStream) => {
     let partial = "";
-    from.setEncoding("utf8");
-    from.on("data", (chunk: string) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) to.write(`${terminalSafe(line)}\n`);
-    });
-    from.on("end", () => {
-      if (partial !== "") to.write(`${terminalSafe(partial)}\n`);
-    });
+    return {
+      chunk: (chunk: string) => {
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) to.write(`${terminalSafe(line)}\n`);
+      },
+      end: () => {
+        if (partial !== "") to.write(`${terminalSafe(partial)}\n`);
+      },
+    };
   };
-  relay(child.stdout!, process.stdout);
-  relay(child.stderr!, process.stderr);
+  const out = relay(process.stdout);
+  const err = relay(process.stderr);
+  // Ctrl-C (or SIGTERM) stops kubectl (its process group) and is a clean end of following.
   let interrupted = false;
   const onSignal = () => {
-    // kubectl gets Ctrl-C from the terminal too; wait for it to exit and report success.
     interrupted = true;
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (c) => resolve(c ?? 1));
-    });
+    const result = await kubectl.follow(args, out.chunk, err.chunk);
+    out.end();
+    err.end();
     if (interrupted) return 0;
-    if (code !== 0) {
+    if (result.code !== 0) {
       throw new CliError(
-        `kubectl ${args.join(" ")} failed (exit ${code}); check the cluster with: npm run doctor`,
-        code,
+        `kubectl ${args.join(" ")} failed (exit ${result.code}); check the cluster with: npm run doctor`,
+        result.code,
       );
     }
     return 0;
@@ -219,7 +218,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const follow = !flags.switches.has("once") && !flags.switches.has("no-follow");
   const json = flags.switches.has("json");
-  const targets = resolveTargets(flags, { command: COMMAND });
+  const targets = await resolveTargets(flags, { command: COMMAND });
   if (flags.switches.has("backend")) {
     if (flags.values.filter !== undefined || json) {
       throw new UsageError(

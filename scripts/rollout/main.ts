@@ -2,10 +2,10 @@
 // `pulumi up`, waits with kubectl rollout status, and on failure shows the failing pods'
 // events and last log lines and restores the config (another `pulumi up`). `--undo` goes back
 // to the image before the last rollout the same way.
-import { SHARED_FLAGS, runCommand } from "./lib/cli";
-import { runDeployCommand, type Step } from "./deploy/command";
-import { rolloutStep } from "./deploy/steps";
-import { DEPLOY_FLAGS } from "./deploy/targets";
+import { SHARED_FLAGS, runCommand } from "../lib/cli";
+import { runDeployCommand, type Step } from "../deploy/command";
+import { rolloutStep } from "../deploy/steps";
+import { DEPLOY_FLAGS } from "../deploy/targets";
 
 export const ROLLOUT_STEP: Step = {
   name: "rollout",

@@ -1,9 +1,9 @@
 // `npm run build:image`: docker build of backend/Dockerfile from the repository root, tagged
 // <repository>:<git commit>. A dirty tree is refused unless --allow-dirty.
-import { SHARED_FLAGS, runCommand } from "./lib/cli";
-import { runDeployCommand, type Step } from "./deploy/command";
-import { buildStep } from "./deploy/steps";
-import { DEPLOY_FLAGS } from "./deploy/targets";
+import { SHARED_FLAGS, runCommand } from "../lib/cli";
+import { runDeployCommand, type Step } from "../deploy/command";
+import { buildStep } from "../deploy/steps";
+import { DEPLOY_FLAGS } from "../deploy/targets";
 
 export const BUILD_STEP: Step = {
   name: "build",

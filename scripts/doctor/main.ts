@@ -1,11 +1,11 @@
 // `npm run doctor`: the troubleshooting guide as checks. Resolve the names (flags, env,
 // stack outputs, defaults), run the 14 checks in order, print the report (or --json),
-// exit 0 iff nothing failed. README "Troubleshoot" explains each check and its fix.
-import { INVOKE_ENDPOINT_ENV } from "./lib/aws";
-import { SHARED_FLAGS, helpText, parseFlags, readStackOutputs, resolveTargets, runCommand } from "./lib/cli";
-import { printReport, runChecks, stderrProgress } from "./lib/report";
-import { CHECKS } from "./doctor/checks";
-import { createContext } from "./doctor/context";
+// exit 0 iff nothing failed. docs/troubleshoot.md explains each check and its fix.
+import { INVOKE_ENDPOINT_ENV } from "../adapters/aws";
+import { SHARED_FLAGS, helpText, parseFlags, readStackOutputs, resolveTargets, runCommand } from "../lib/cli";
+import { printReport, runChecks, stderrProgress } from "../lib/report";
+import { CHECKS } from "./checks";
+import { createContext } from "./context";
 
 const COMMAND = "doctor";
 const FLAGS = SHARED_FLAGS;
@@ -43,7 +43,7 @@ export async function main(argv: string[], io: DoctorIo = PROCESS_IO): Promise<n
     io.stdout(`${HELP}\n`);
     return 0;
   }
-  const targets = resolveTargets(flags, {
+  const targets = await resolveTargets(flags, {
     command: COMMAND,
     env: io.env,
     readStack: (stack) => readStackOutputs(stack, io.env),
@@ -51,7 +51,7 @@ export async function main(argv: string[], io: DoctorIo = PROCESS_IO): Promise<n
   const ctx = createContext(targets, io.env);
   const report = await runChecks(CHECKS, ctx, {
     progress: stderrProgress(),
-    defaultFix: "see README: Troubleshoot",
+    defaultFix: "see docs/troubleshoot.md",
   });
   return printReport(report, { json: flags.switches.has("json"), write: io.stdout });
 }

@@ -1,13 +1,13 @@
 // `npm run update-backend`: build:image, push and rollout in one, in-process, stopping at the
 // first failure; the rollout deploys exactly the digest the push produced. The repository is
 // looked up first, so a missing one fails before the build.
-import { SHARED_FLAGS, runCommand } from "./lib/cli";
-import { BUILD_STEP } from "./build-image";
-import { PUSH_STEP } from "./push";
-import { ROLLOUT_STEP } from "./rollout";
-import { runDeployCommand, type Step } from "./deploy/command";
-import { repositoryStep } from "./deploy/steps";
-import { DEPLOY_FLAGS } from "./deploy/targets";
+import { SHARED_FLAGS, runCommand } from "../lib/cli";
+import { BUILD_STEP } from "../build-image/main";
+import { PUSH_STEP } from "../push/main";
+import { ROLLOUT_STEP } from "../rollout/main";
+import { runDeployCommand, type Step } from "../deploy/command";
+import { repositoryStep } from "../deploy/steps";
+import { DEPLOY_FLAGS } from "../deploy/targets";
 
 const REPOSITORY_STEP: Step = {
   name: "repository",

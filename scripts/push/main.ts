@@ -1,9 +1,9 @@
 // `npm run push`: ECR login through the AWS SDK piped to `docker login --password-stdin`,
 // then `docker push`, printing the digest that rollout deploys.
-import { SHARED_FLAGS, runCommand } from "./lib/cli";
-import { runDeployCommand, type Step } from "./deploy/command";
-import { pushStep } from "./deploy/steps";
-import { DEPLOY_FLAGS } from "./deploy/targets";
+import { SHARED_FLAGS, runCommand } from "../lib/cli";
+import { runDeployCommand, type Step } from "../deploy/command";
+import { pushStep } from "../deploy/steps";
+import { DEPLOY_FLAGS } from "../deploy/targets";
 
 export const PUSH_STEP: Step = {
   name: "push",

@@ -39,7 +39,7 @@ export interface FilterOptions {
   logGroupName: string;
   startTime: number;
   endTime?: number;
-  /** A CloudWatch filter pattern; keep to one term or one quoted phrase (see README: Troubleshoot). */
+  /** A CloudWatch filter pattern; keep to one term or one quoted phrase (see docs/troubleshoot.md). */
   filterPattern?: string;
   /** Stop after this many events. */
   limit?: number;

@@ -3,8 +3,10 @@
  * alone says what code runs. A dirty tree is refused (its image would claim a commit it does
  * not contain) unless the caller says so; then the tag says so too.
  */
-import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail } from "./process";
-import { StepFailure } from "./outcome";
+import { START_DOCKER_FIX, docker, dockerDaemonDown } from "../adapters/docker";
+import { gitState, type GitState } from "../adapters/git";
+import { StepFailure } from "../lib/cli-error";
+import { failureLine, tail } from "../lib/run-tool";
 
 export const DOCKERFILE = "backend/Dockerfile";
 
@@ -25,32 +27,6 @@ export interface BuildResult {
   tag: string;
   commit: string;
   dirty: boolean;
-}
-
-export interface GitState {
-  commit: string;
-  shortCommit: string;
-  /** `git status --porcelain` lines: modified, staged or untracked paths. */
-  changes: string[];
-}
-
-/** The commit and the uncommitted changes of the repository at `dir`. */
-export async function gitState(dir: string): Promise<GitState> {
-  const head = await runTool("git", ["rev-parse", "HEAD"], { cwd: dir });
-  if (head.code !== 0) {
-    throw new StepFailure(
-      `${dir} is not a git checkout with a commit (${failureLine(head)})`,
-      "build from a clone of the repository (the image tag is its commit): git clone ... && npm run build:image",
-    );
-  }
-  const commit = head.stdout.trim();
-  const status = await runTool("git", ["status", "--porcelain"], { cwd: dir });
-  if (status.code !== 0) throw new StepFailure(`git status failed: ${failureLine(status)}`, "git status");
-  return {
-    commit,
-    shortCommit: commit.slice(0, 12),
-    changes: status.stdout.split("\n").filter((l) => l.trim() !== ""),
-  };
 }
 
 /**
@@ -77,7 +53,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   }
   const tag = imageTag(state, dirty, (opts.now ?? (() => new Date()))());
   const image = `${opts.imageName}:${tag}`;
-  const result = await runTool("docker", ["build", "-f", DOCKERFILE, "-t", image, "--", "."], {
+  const result = await docker(["build", "-f", DOCKERFILE, "-t", image, "--", "."], {
     cwd: opts.context,
     echo: opts.echo,
     timeoutMs: 30 * 60_000,

@@ -4,9 +4,10 @@
  * what rollout deploys.
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import { registryLogin, registryOf } from "./ecr";
-import { StepFailure } from "./outcome";
-import { START_DOCKER_FIX, dockerDaemonDown, failureLine, runTool, tail, type ToolResult } from "./process";
+import { START_DOCKER_FIX, docker, dockerDaemonDown, parsePushDigest } from "../adapters/docker";
+import { MalformedToken, registryLogin, registryOf, type RegistryLogin } from "../adapters/ecr";
+import { ecrFailure, StepFailure } from "../deploy/outcome";
+import { failureLine, tail, type ToolRun } from "../lib/run-tool";
 
 export interface PushOptions {
   client: ECRClient;
@@ -34,11 +35,7 @@ export function tagOf(image: string): string | undefined {
   return colon === -1 ? undefined : image.slice(colon + 1);
 }
 
-/** `<tag>: digest: sha256:<hex> size: N`, the last line of a successful docker push. */
-export function parsePushDigest(output: string): string | undefined {
-  const matches = [...output.matchAll(/^\S+: digest: (sha256:[0-9a-f]{64}) size: \d+\s*$/gm)];
-  return matches[matches.length - 1]?.[1];
-}
+export { parsePushDigest };
 
 export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const tag = tagOf(opts.image);
@@ -50,10 +47,9 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   }
   const target = `${opts.repositoryUrl}:${tag}`;
   const registry = registryOf(opts.repositoryUrl);
-  const login = await registryLogin(opts.client, registry);
+  const login = await loginOf(opts.client, registry);
 
-  const loggedIn = await runTool(
-    "docker",
+  const loggedIn = await docker(
     ["login", "--username", login.username, "--password-stdin", "--", login.registry],
     { input: login.password, timeoutMs: 120_000 },
   );
@@ -62,9 +58,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   try {
     return await tagAndPush(opts, target, loggedIn);
   } finally {
-    const out = await runTool("docker", ["logout", "--", registry], { timeoutMs: 60_000 }).catch(
-      () => undefined,
-    );
+    const out = await docker(["logout", "--", registry], { timeoutMs: 60_000 }).catch(() => undefined);
     if (out !== undefined && out.code !== 0)
       process.stderr.write(
         `warning: docker logout ${registry} failed: ${failureLine(out)}; run it yourself\n`,
@@ -72,7 +66,25 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   }
 }
 
-async function tagAndPush(opts: PushOptions, target: string, loggedIn: ToolResult): Promise<PushResult> {
+/** The registry's docker login, or the step failure that says why there is none. */
+async function loginOf(client: ECRClient, registry: string): Promise<RegistryLogin> {
+  let login: RegistryLogin | undefined;
+  try {
+    login = await registryLogin(client, registry);
+  } catch (err) {
+    if (err instanceof MalformedToken)
+      throw new StepFailure(err.message, "check AWS_ENDPOINT_URL points at ECR (or an emulator of it)");
+    throw ecrFailure(err, "get an ECR authorization token");
+  }
+  if (login === undefined)
+    throw new StepFailure(
+      "ECR GetAuthorizationToken returned no token",
+      "check the AWS credentials and region: aws sts get-caller-identity && npm run doctor",
+    );
+  return login;
+}
+
+async function tagAndPush(opts: PushOptions, target: string, loggedIn: ToolRun): Promise<PushResult> {
   const registry = registryOf(opts.repositoryUrl);
   if (loggedIn.code !== 0) {
     throw new StepFailure(
@@ -84,7 +96,7 @@ async function tagAndPush(opts: PushOptions, target: string, loggedIn: ToolResul
   }
 
   if (target !== opts.image) {
-    const tagged = await runTool("docker", ["tag", "--", opts.image, target], { timeoutMs: 60_000 });
+    const tagged = await docker(["tag", "--", opts.image, target], { timeoutMs: 60_000 });
     if (tagged.code !== 0) {
       throw new StepFailure(
         `docker tag ${opts.image} ${target} failed: ${failureLine(tagged)}`,
@@ -93,7 +105,7 @@ async function tagAndPush(opts: PushOptions, target: string, loggedIn: ToolResul
     }
   }
 
-  const pushed = await runTool("docker", ["push", "--", target], { echo: opts.echo, timeoutMs: 20 * 60_000 });
+  const pushed = await docker(["push", "--", target], { echo: opts.echo, timeoutMs: 20 * 60_000 });
   if (pushed.code !== 0) {
     const line = failureLine(pushed);
     const fix = dockerDaemonDown(pushed)

@@ -4,12 +4,13 @@
  * the sandbox must refuse. Each check is one object; the runner in scripts/lib/report.ts
  * times them and renders the report.
  */
-import { DEFAULT_ALLOWED_MODULES } from "../../contract/sandbox-modules";
+import { executeStatus } from "../../contract/http";
+import { configKey } from "../../contract/stack";
+import { HttpError, type SandboxAnswer, type SseEvent } from "../adapters/backend-http";
 import { fail, pass, skip, type Check, type Outcome } from "../lib/report";
-import { HttpError, type ChatEvent, type SandboxResponse } from "./backend-client";
 
-/** The contract's default allow-list: one source of truth, the backend's. */
-export const DEFAULT_MODULES = DEFAULT_ALLOWED_MODULES;
+type ChatEvent = SseEvent;
+type SandboxResponse = SandboxAnswer;
 
 export interface SmokeContext {
   /** Backend base URL; chat checks skip without it. */
@@ -105,7 +106,7 @@ export function judgeChat(
 function chatFix(kind: string, ctx: SmokeContext): string {
   switch (kind) {
     case "no-code":
-      return "the model was not offered or did not use execute_python: check CODE_EXECUTION_ENABLED (pulumi config get co-intelligence:codeExecutionEnabled) and the backend's logs: npm run logs -- --backend";
+      return `the model was not offered or did not use execute_python: check CODE_EXECUTION_ENABLED (pulumi config get ${configKey("codeExecutionEnabled")}) and the backend's logs: npm run logs -- --backend`;
     case "code-failed":
       return `the sandbox did not run the model's code: ${ctx.doctorCommand}`;
     case "wrong":
@@ -207,12 +208,12 @@ export function probeFor(module: string): { code: string; stdout: string } {
   return MODULE_PROBES[module] ?? { code: `import ${module}\nprint(${module}.__name__)`, stdout: module };
 }
 
-/** Error types the backend reports when the sandbox itself could not be used (not user-code outcomes). */
-const BACKEND_SANDBOX_FAILURES = new Set(["SandboxUnavailable", "SandboxError", "Throttled"]);
-
-/** A sandbox answer that says the sandbox was not reached or broke: the same fix for every check. */
+/**
+ * A sandbox answer that says the sandbox was not reached, broke or was busy (the error types
+ * `/api/execute` answers with a 5xx, contract/http.ts): the same fix for every check.
+ */
 function unreachableSandbox(r: SandboxResponse, ctx: SmokeContext): Outcome | undefined {
-  if (!r.error || !BACKEND_SANDBOX_FAILURES.has(r.error.type)) return undefined;
+  if (!r.error || executeStatus(r.error.type).status < 500) return undefined;
   return fail(
     `the backend could not use the sandbox: ${r.error.type}: ${r.error.message}`,
     `check the function and the backend's invoke permission: ${ctx.doctorCommand}`,
@@ -254,7 +255,7 @@ export function moduleCheck(module: string): Check<SmokeContext> {
         return pass(`printed ${probe.stdout.length > 40 ? `${probe.stdout.slice(0, 40)}...` : probe.stdout}`);
       const fix =
         r.error?.type === "ModuleNotAllowed"
-          ? `add ${module} to the allow-list (co-intelligence:allowedModules in stacks/Pulumi.<stack>.yaml, SANDBOX_ALLOWED_MODULES on the function), then: npm run deploy -- --stack <stack>`
+          ? `add ${module} to the allow-list (${configKey("allowedModules")} in stacks/Pulumi.<stack>.yaml, SANDBOX_ALLOWED_MODULES on the function), then: npm run deploy -- --stack <stack>`
           : `the sandbox broke code using ${module}: ${ctx.doctorCommand}`;
       return fail(`expected ${JSON.stringify(probe.stdout)}, got ${describeResponse(r)}`, fix);
     },
@@ -291,7 +292,7 @@ export function refusalCheck(
 }
 
 const ALLOW_LIST_FIX = (module: string) =>
-  `the sandbox let ${module} through: remove ${module} from co-intelligence:allowedModules / SANDBOX_ALLOWED_MODULES and redeploy (npm run deploy -- --stack <stack>)`;
+  `the sandbox let ${module} through: remove ${module} from ${configKey("allowedModules")} / SANDBOX_ALLOWED_MODULES and redeploy (npm run deploy -- --stack <stack>)`;
 
 /** Every smoke check, in the contract's order. */
 export function smokeChecks(modules: readonly string[]): Check<SmokeContext>[] {

@@ -8,21 +8,20 @@
  * what it was, and `pulumi up`. Nothing else ever writes the Deployment's image, so no later
  * `pulumi up` (the kill switch, a probe, an env var) meets another field manager's image.
  */
-import { StepFailure } from "./outcome";
-import { failureLine, runTool, tail } from "./process";
-import { getDeployment, kubectlFix, problemPods, type DeploymentInfo } from "./kube";
+import { IMAGE_CONFIG_KEYS } from "../../contract/stack";
+import { Kubectl, kubectlFix, podNotReady, podProblem, type KubeDeployment } from "../adapters/kubectl";
+import { PulumiStack } from "../adapters/pulumi";
+import { StepFailure } from "../lib/cli-error";
 import { kubernetesName } from "../lib/names";
+import { failureLine, runTool } from "../lib/run-tool";
 
 export const DEFAULT_TIMEOUT = "5m";
 /** Pods whose events and logs a failed rollout prints (the rest are alike). */
 const MAX_DIAGNOSED_PODS = 3;
 const LOG_LINES = 50;
-/** A `pulumi up` that takes longer than this is stopped (its process group killed). */
-const PULUMI_UP_DEADLINE_MS = 30 * 60_000;
-const PULUMI_CONFIG_DEADLINE_MS = 60_000;
 
-export const IMAGE_KEY = "co-intelligence:image";
-export const PREVIOUS_IMAGE_KEY = "co-intelligence:previousImage";
+const IMAGE_KEY = IMAGE_CONFIG_KEYS.image;
+const PREVIOUS_IMAGE_KEY = IMAGE_CONFIG_KEYS.previousImage;
 
 export interface RolloutOptions {
   /** The Pulumi stack whose config owns the image. */
@@ -53,80 +52,10 @@ interface ImageConfig {
   previousImage?: string;
 }
 
-/** An image reference by tag and digest: what the stack config records. */
-export function isTaggedDigestRef(image: string): boolean {
-  return /^[^@\s:/]+(?::\d+)?(?:\/[^@\s:]+)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$/.test(
-    image,
-  );
-}
-
-/** An image reference pinned by digest (with or without a tag). */
-export function isDigestRef(image: string): boolean {
-  return /^[^@\s]+@sha256:[0-9a-f]{64}$/.test(image);
-}
-
-class PulumiStack {
-  constructor(
-    private readonly stack: string,
-    private readonly cwd: string,
-    private readonly say: (line: string) => void,
-    private readonly echo?: (chunk: string) => void,
-  ) {}
-
-  private async run(args: string[], timeoutMs: number, echo = false) {
-    return runTool("pulumi", args, {
-      cwd: this.cwd,
-      timeoutMs,
-      ...(echo && this.echo ? { echo: this.echo } : {}),
-    });
-  }
-
-  async get(key: string): Promise<string | undefined> {
-    const result = await this.run(
-      ["config", "get", "--stack", this.stack, "--", key],
-      PULUMI_CONFIG_DEADLINE_MS,
-    );
-    if (result.code === 0) return result.stdout.trim() || undefined;
-    if (/not found/i.test(`${result.stderr}${result.stdout}`)) return undefined;
-    throw new StepFailure(
-      `pulumi config get ${key} --stack ${this.stack} failed: ${failureLine(result)}`,
-      `check the stack and your Pulumi login: pulumi stack ls  (then: pulumi config --stack ${this.stack})`,
-    );
-  }
-
-  /** Writes both keys (a missing value removes the key), then `pulumi up`. */
-  async apply(images: ImageConfig): Promise<void> {
-    for (const [key, value] of [
-      [IMAGE_KEY, images.image],
-      [PREVIOUS_IMAGE_KEY, images.previousImage],
-    ] as const) {
-      const args =
-        value === undefined
-          ? ["config", "rm", "--stack", this.stack, "--", key]
-          : ["config", "set", "--stack", this.stack, "--", key, value];
-      this.say(`→ pulumi ${args.join(" ")}`);
-      const result = await this.run(args, PULUMI_CONFIG_DEADLINE_MS);
-      if (result.code !== 0 && !(value === undefined && /not found/i.test(failureLine(result)))) {
-        throw new StepFailure(
-          `pulumi ${args.slice(0, 2).join(" ")} ${key} failed: ${failureLine(result)}`,
-          `check the stack and your Pulumi login: pulumi stack ls`,
-        );
-      }
-    }
-    this.say(`→ pulumi up --stack ${this.stack} --yes --non-interactive`);
-    const up = await this.run(
-      ["up", "--stack", this.stack, "--yes", "--non-interactive"],
-      PULUMI_UP_DEADLINE_MS,
-      true,
-    );
-    if (up.code !== 0) {
-      throw new StepFailure(
-        `pulumi up --stack ${this.stack} failed${up.code === 124 ? " (stopped after 30 minutes)" : ""}: ${failureLine(up)}`,
-        `see the update's errors above, then: npm run preview -- --stack ${this.stack}`,
-        tail(`${up.stdout}\n${up.stderr}`, 15),
-      );
-    }
-  }
+/** Records both images in the stack's config (an undefined one is removed), then `pulumi up`. */
+async function apply(pulumi: PulumiStack, images: ImageConfig): Promise<void> {
+  await pulumi.set({ [IMAGE_KEY]: images.image, [PREVIOUS_IMAGE_KEY]: images.previousImage });
+  await pulumi.up();
 }
 
 export async function rollout(opts: RolloutOptions): Promise<RolloutResult> {
@@ -158,11 +87,11 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutResult> {
   }
 
   try {
-    await pulumi.apply(after);
+    await apply(pulumi, after);
   } catch (err) {
     // Put the config back so the stack says what runs; a second up converges the cluster.
     say(`✘ pulumi up failed; restoring ${IMAGE_KEY} and ${PREVIOUS_IMAGE_KEY}`);
-    await pulumi.apply(before).catch(() => undefined);
+    await apply(pulumi, before).catch(() => undefined);
     throw err;
   }
 
@@ -171,10 +100,7 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutResult> {
   const status = await runTool(
     "kubectl",
     ["rollout", "status", "-n", namespace, `--timeout=${opts.timeout}`, "--", target],
-    {
-      echo: opts.echo,
-      timeoutMs: kubectlDurationMs(opts.timeout) + 60_000,
-    },
+    { echo: opts.echo, timeoutMs: kubectlDurationMs(opts.timeout) + 60_000, required: true },
   );
   if (status.code === 0) {
     return {
@@ -189,18 +115,13 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutResult> {
   // Diagnose before undoing: the undo replaces the new pods, and their logs go with them. The
   // old pods keep serving meanwhile (maxUnavailable 0), so this costs nothing.
   say(`✘ rollout did not complete: ${failureLine(status)}; collecting the failing pods' events and logs`);
-  let details: string[];
-  try {
-    details = await diagnose(await getDeployment(namespace, name), say);
-  } catch (err) {
-    details = [`could not read the deployment: ${err instanceof Error ? err.message : String(err)}`];
-  }
+  const details = await diagnose(new Kubectl(), namespace, name, say);
 
   say(`→ undo: ${IMAGE_KEY} back to ${before.image ?? "(unset)"}, then pulumi up`);
   let undoLine: string;
   let undone = true;
   try {
-    await pulumi.apply(before);
+    await apply(pulumi, before);
     undoLine = before.image ? `rolled back to ${before.image}` : "rolled back to no recorded image";
   } catch (err) {
     undone = false;
@@ -222,41 +143,53 @@ export function kubectlDurationMs(duration: string): number {
   return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "s" | "m" | "h"];
 }
 
-/** Events and last log lines of the deployment's unwell pods, as report lines. */
-async function diagnose(deployment: DeploymentInfo, say: (line: string) => void): Promise<string[]> {
-  const lines: string[] = [];
-  let pods;
-  try {
-    pods = await problemPods(deployment);
-  } catch (err) {
-    return [`could not list the pods: ${err instanceof Error ? err.message : String(err)}`];
-  }
-  if (pods.length === 0) {
+/**
+ * Events and last log lines of the deployment's unwell pods (adapters/kubectl.ts's one rule:
+ * stuck waiting, or restarting in a loop), else of the pods that are not ready (a failing
+ * readiness probe, a pod that cannot be scheduled), as report lines.
+ */
+async function diagnose(
+  kubectl: Kubectl,
+  namespace: string,
+  name: string,
+  say: (line: string) => void,
+): Promise<string[]> {
+  const deployment = await kubectl.deployment(namespace, name);
+  if (deployment.status !== "ok")
     return [
-      `no pod is crash-looping or waiting; see: kubectl describe deployment/${deployment.name} -n ${deployment.namespace}`,
+      `could not read the deployment: ${deployment.reason} (${kubectlFix(deployment.reason, namespace, name)})`,
     ];
-  }
-  for (const pod of pods.slice(0, MAX_DIAGNOSED_PODS)) {
-    say(`  pod ${pod.name}: ${pod.reason}`);
-    lines.push(`pod ${pod.name}: ${pod.reason}`);
-    const events = await runTool(
-      "kubectl",
-      ["get", "events", "-n", deployment.namespace, "--field-selector", `involvedObject.name=${pod.name}`],
-      { timeoutMs: 60_000 },
-    );
+  const pods = await kubectl.pods(namespace, deployment.value as KubeDeployment);
+  if (pods.status !== "ok") return [`could not list the pods: ${pods.reason}`];
+  const described = (rule: typeof podProblem) =>
+    pods.value.flatMap((pod) => {
+      const problem = rule(pod);
+      return problem === undefined || !pod.metadata?.name ? [] : [{ pod: pod.metadata.name, problem }];
+    });
+  const unwell = described(podProblem);
+  const chosen = unwell.length > 0 ? unwell : described(podNotReady);
+  if (chosen.length === 0)
+    return [`no pod is crash-looping or waiting; see: kubectl describe deployment/${name} -n ${namespace}`];
+  const lines: string[] = [];
+  for (const { pod, problem } of chosen.slice(0, MAX_DIAGNOSED_PODS)) {
+    say(`  ${problem}`);
+    lines.push(problem);
+    const events = await kubectl.read([
+      "get",
+      "events",
+      "-n",
+      namespace,
+      "--field-selector",
+      `involvedObject.name=${pod}`,
+    ]);
     lines.push("  events:");
     lines.push(...indented(events.code === 0 ? events.stdout : failureLine(events)));
-    const logs = await runTool(
-      "kubectl",
-      ["logs", "-n", deployment.namespace, `--tail=${LOG_LINES}`, "--", pod.name],
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    const logs = await kubectl.read(["logs", "-n", namespace, `--tail=${LOG_LINES}`, "--", pod]);
     lines.push(`  last ${LOG_LINES} log lines:`);
     lines.push(...indented(logs.code === 0 ? logs.stdout : failureLine(logs)));
   }
-  if (pods.length > MAX_DIAGNOSED_PODS) lines.push(`(${pods.length - MAX_DIAGNOSED_PODS} more pods alike)`);
+  if (chosen.length > MAX_DIAGNOSED_PODS)
+    lines.push(`(${chosen.length - MAX_DIAGNOSED_PODS} more pods alike)`);
   return lines;
 }
 
@@ -265,5 +198,3 @@ const indented = (text: string): string[] =>
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => `    ${l}`);
-
-export { kubectlFix };

@@ -3,7 +3,12 @@
 // sandbox (/api/execute, or the function itself with --function). --junit FILE for CI.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { lambdaInvokeClient } from "./lib/aws";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import { DEFAULT_ALLOWED_MODULES, MODULE_NAME, splitModuleList } from "../../contract/sandbox-modules";
+import { SANDBOX_ENV } from "../../contract/sandbox";
+import { lambdaInvokeClient } from "../adapters/aws";
+import { chat, executeViaBackend } from "../adapters/backend-http";
+import { invokeSandbox } from "../adapters/lambda";
 import {
   SHARED_FLAGS,
   UsageError,
@@ -12,11 +17,10 @@ import {
   resolveTargets,
   runCommand,
   type FlagSpecs,
-} from "./lib/cli";
-import { printReport, renderJunit, runChecks } from "./lib/report";
-import { terminalSafe } from "./lib/terminal-safe";
-import { chat, executeViaBackend, executeViaLambda } from "./deploy/backend-client";
-import { DEFAULT_MODULES, smokeChecks, type SmokeContext } from "./deploy/smoke-checks";
+} from "../lib/cli";
+import { printReport, renderJunit, runChecks } from "../lib/report";
+import { terminalSafe } from "../lib/terminal-safe";
+import { smokeChecks, type SmokeContext } from "./checks";
 
 const COMMAND = "smoke";
 const CHAT_TIMEOUT_MS = 120_000;
@@ -69,12 +73,9 @@ const HELP = helpText({
 });
 
 function parseModules(raw: string | undefined): string[] {
-  if (raw === undefined) return [...DEFAULT_MODULES];
-  const modules = raw
-    .split(",")
-    .map((m) => m.trim())
-    .filter((m) => m !== "");
-  const bad = modules.find((m) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m));
+  if (raw === undefined) return [...DEFAULT_ALLOWED_MODULES];
+  const modules = splitModuleList(raw);
+  const bad = modules.find((m) => !MODULE_NAME.test(m));
   if (modules.length === 0 || bad !== undefined) {
     throw new UsageError(
       `--modules must be comma-separated module names like math,json, got ${JSON.stringify(raw)}`,
@@ -90,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const targets = resolveTargets(flags, { command: COMMAND });
+  const targets = await resolveTargets(flags, { command: COMMAND });
   const direct =
     flags.values.function !== undefined || (targets.url === undefined && targets.stack !== undefined);
   if (targets.url === undefined && !direct) {
@@ -99,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
       COMMAND,
     );
   }
-  const modules = parseModules(flags.values.modules ?? process.env.SANDBOX_ALLOWED_MODULES);
+  const modules = parseModules(flags.values.modules ?? process.env[SANDBOX_ENV.allowedModules]);
   const deadlineText = flags.values.deadline ?? DEFAULT_DEADLINE;
   const deadline = /^(\d+)(s|m|h)$/.exec(deadlineText);
   if (!deadline || Number(deadline[1]) === 0) {
@@ -171,6 +172,14 @@ async function main(argv: string[]): Promise<number> {
   // A stopped run may leave a request hanging (its own timeout is minutes away): do not wait.
   if (stop.signal.aborted) process.exit(code);
   return code;
+}
+
+/** Runs code by invoking the function itself; a function error is a failure of the check. */
+async function executeViaLambda(lambda: LambdaClient, functionName: string, code: string) {
+  const invocation = await invokeSandbox(lambda, functionName, code);
+  if (invocation.kind === "function-error")
+    throw new Error(`the function failed (${invocation.functionError}): ${invocation.message}`);
+  return invocation.answer;
 }
 
 if (require.main === module) void runCommand(main);

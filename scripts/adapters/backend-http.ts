@@ -1,23 +1,13 @@
 /**
- * How smoke talks to a deployment: the backend's HTTP API (POST /api/chat as server-sent
- * events, POST /api/execute) and, for sandbox-only checks, the function itself (Lambda Invoke).
- * Every failure is an Error whose message says what was expected and what came back.
+ * The backend's HTTP API, as smoke calls a deployment: POST /api/chat (its server-sent events
+ * read with contract/chat.ts's parser) and POST /api/execute. Every failure is an Error whose
+ * message says what was expected and what came back; answers are read to a bound.
  */
-import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { parseSse, type ChatRequest, type SseEvent } from "../../contract/chat";
+import { ROUTES } from "../../contract/http";
+import { readSandboxAnswer, type SandboxAnswer } from "./sandbox-answer";
 
-export interface ChatEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** The sandbox's response (CONTRACT section 1). */
-export interface SandboxResponse {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-  result: string | null;
-  error: { type: string; message: string } | null;
-}
+export type { SandboxAnswer, SseEvent };
 
 /** An HTTP answer the backend gave instead of the expected one. */
 export class HttpError extends Error {
@@ -99,29 +89,10 @@ async function readBody(response: Response, opts: BackendOptions, what: string):
   }
 }
 
-/** Parses a text/event-stream body into events (comment lines such as heartbeats are skipped). */
-export function parseSse(text: string): ChatEvent[] {
-  const events: ChatEvent[] = [];
-  for (const block of text.replace(/\r\n/g, "\n").split("\n\n")) {
-    let event = "message";
-    const data: string[] = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event:")) event = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-    }
-    if (data.length === 0) continue;
-    try {
-      events.push({ event, data: JSON.parse(data.join("\n")) as Record<string, unknown> });
-    } catch {
-      events.push({ event, data: { unparsed: data.join("\n") } });
-    }
-  }
-  return events;
-}
-
 /** One question through POST /api/chat; the whole stream. */
-export async function chat(opts: BackendOptions, question: string): Promise<ChatEvent[]> {
-  const response = await post(opts, "/api/chat", { messages: [{ role: "user", content: question }] });
+export async function chat(opts: BackendOptions, question: string): Promise<SseEvent[]> {
+  const request: ChatRequest = { messages: [{ role: "user", content: question }] };
+  const response = await post(opts, ROUTES.chat, request);
   const text = await readBody(response, opts, "POST /api/chat");
   if (!response.ok)
     throw new HttpError(response.status, `POST /api/chat answered ${response.status}: ${text.slice(0, 200)}`);
@@ -132,22 +103,9 @@ export async function chat(opts: BackendOptions, question: string): Promise<Chat
   return parseSse(text);
 }
 
-function asSandboxResponse(value: unknown, from: string): SandboxResponse {
-  const v = value as Partial<SandboxResponse> | null;
-  if (!v || typeof v !== "object" || typeof v.ok !== "boolean")
-    throw new Error(`${from} did not answer a sandbox response: ${JSON.stringify(value).slice(0, 200)}`);
-  return {
-    ok: v.ok,
-    stdout: typeof v.stdout === "string" ? v.stdout : "",
-    stderr: typeof v.stderr === "string" ? v.stderr : "",
-    result: typeof v.result === "string" ? v.result : null,
-    error: v.error && typeof v.error === "object" ? v.error : null,
-  };
-}
-
 /** Runs code through POST /api/execute. */
-export async function executeViaBackend(opts: BackendOptions, code: string): Promise<SandboxResponse> {
-  const response = await post(opts, "/api/execute", { code });
+export async function executeViaBackend(opts: BackendOptions, code: string): Promise<SandboxAnswer> {
+  const response = await post(opts, ROUTES.execute, { code });
   const text = await readBody(response, opts, "POST /api/execute");
   let body: unknown;
   try {
@@ -158,27 +116,12 @@ export async function executeViaBackend(opts: BackendOptions, code: string): Pro
       `POST /api/execute answered ${response.status}: ${text.slice(0, 200)}`,
     );
   }
-  // 502/503 still carry the sandbox shape (SandboxUnavailable, Throttled): report that.
-  if (!response.ok && (body as { error?: unknown }).error === undefined)
+  // 502/503 still carry the sandbox shape (SandboxUnavailable, Throttled): report that; any
+  // other refusal (401, 429, ...) is the HTTP answer it is.
+  if (!response.ok && typeof (body as { ok?: unknown } | null)?.ok !== "boolean")
     throw new HttpError(
       response.status,
       `POST /api/execute answered ${response.status}: ${text.slice(0, 200)}`,
     );
-  return asSandboxResponse(body, "POST /api/execute");
-}
-
-/** Runs code by invoking the function directly (no backend involved). */
-export async function executeViaLambda(
-  client: LambdaClient,
-  functionName: string,
-  code: string,
-): Promise<SandboxResponse> {
-  const out = await client.send(
-    new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify({ code })) }),
-  );
-  const payload = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-  if (out.FunctionError) {
-    throw new Error(`the function failed (${out.FunctionError}): ${payload.slice(0, 300)}`);
-  }
-  return asSandboxResponse(JSON.parse(payload || "null"), `Lambda ${functionName}`);
+  return readSandboxAnswer(body, "POST /api/execute");
 }
