@@ -1,4 +1,7 @@
-/** The README's sandbox commands: `npm run sandbox` and `npm run bench:sandbox` work as shown. */
+/**
+ * The sandbox commands of docs/development.md and docs/reference/commands.md: `npm run sandbox`
+ * and `npm run bench:sandbox` work as shown.
+ */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";

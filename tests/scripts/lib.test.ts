@@ -305,14 +305,14 @@ describe("runChecks", () => {
         { id: "boom2", title: "Explodes too", run: async () => Promise.reject(new Error("x")) },
       ],
       {},
-      { defaultFix: "see README: Troubleshoot" },
+      { defaultFix: "see docs/troubleshoot.md" },
     );
     expect(report.checks[0]).toMatchObject({
       status: "fail",
       detail: "ThrottlingException: Rate exceeded",
       fix: "retry in a minute",
     });
-    expect(report.checks[1]).toMatchObject({ status: "fail", detail: "x", fix: "see README: Troubleshoot" });
+    expect(report.checks[1]).toMatchObject({ status: "fail", detail: "x", fix: "see docs/troubleshoot.md" });
   });
 
   it("times each check that ran and reports progress to the callback only", async () => {

@@ -133,7 +133,7 @@ describe("npm run update-backend", () => {
     ["rollout", "rollout"],
     ["update-backend", "update-backend"],
     ["smoke", "smoke"],
-  ])("is what `npm run %s` runs (the README's commands)", async (npmScript, script) => {
+  ])("is what `npm run %s` runs (the documented commands)", async (npmScript, script) => {
     const run = await runScript(script, ["--help"], { viaNpm: npmScript });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(`usage: npm run ${npmScript} -- [flags]`);
