@@ -25,7 +25,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   index: ["contract", "components", "config"],
   scripts: ["contract"],
   dev: ["contract", "backend", "scripts"],
-  bench: ["contract", "backend", "dev"],
+  bench: ["contract", "backend", "dev", "scripts"],
   tests: ["contract", "backend", "components", "config", "index", "scripts", "dev", "bench"],
   "eslint.config": [],
   "jest.config": [],
