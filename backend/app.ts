@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyRequest,
   type HookHandlerDoneFunction,
 } from "fastify";
+import { DEFAULT_PORT } from "../contract/http";
 import { bearerAuth, sendUnauthorized, tokenCheck } from "./auth";
 import { WorkInFlight } from "./cancellation";
 import { Capacity } from "./capacity";
@@ -188,7 +189,7 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
 
 function listeningPort(app: FastifyInstance): number {
   const address = app.server.address();
-  return typeof address === "object" && address ? address.port : 8080;
+  return typeof address === "object" && address ? address.port : DEFAULT_PORT;
 }
 
 function rateLimit(config: BackendConfig) {
@@ -199,7 +200,6 @@ function rateLimit(config: BackendConfig) {
     request.logFields["rateLimited"] = true;
     sendError(
       reply,
-      429,
       "TooManyRequests",
       `Too many requests from this client (at most ${config.rateLimitPerMinute} a minute); wait ${decision.retryAfterSeconds} s and try again`,
       { "retry-after": String(decision.retryAfterSeconds) },

@@ -27,7 +27,6 @@ export function tokenCheck(token: string): TokenCheck {
 export function sendUnauthorized(reply: FastifyReply, why: "missing" | "wrong"): FastifyReply {
   return sendError(
     reply,
-    401,
     "Unauthorized",
     why === "wrong"
       ? "The bearer token is wrong; send Authorization: Bearer <the backend's API_TOKEN>"

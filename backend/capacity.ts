@@ -76,6 +76,6 @@ export function holdSlot(capacity: () => Capacity, busyMessage: () => string, re
       return done();
     }
     request.logFields["outcome"] = "busy";
-    sendError(reply, 503, "ServerBusy", busyMessage(), { "retry-after": String(retryAfterSeconds) });
+    sendError(reply, "ServerBusy", busyMessage(), { "retry-after": String(retryAfterSeconds) });
   };
 }

@@ -18,6 +18,7 @@ import {
   TOOL_NAME,
   type ModelStream,
 } from "./gemini";
+import type { ChatEvent, ChatMessage, UserError } from "../contract/chat";
 import { cutMiddle, trimHistory } from "./history";
 import {
   abortReason,
@@ -26,29 +27,6 @@ import {
   type SandboxClient,
   type SandboxResult,
 } from "./sandbox-client";
-
-export interface ChatMessage {
-  role: "user" | "assistant";
-  content: string;
-}
-
-export interface UserError {
-  type: string;
-  message: string;
-}
-
-export type ChatEvent =
-  | { event: "code"; data: { id: string; code: string } }
-  | {
-      event: "code_result";
-      data: { id: string } & Pick<
-        SandboxResult,
-        "ok" | "stdout" | "stderr" | "result" | "error" | "truncated" | "durationMs"
-      >;
-    }
-  | { event: "text"; data: { delta: string } }
-  | { event: "error"; data: UserError }
-  | { event: "done"; data: Record<string, never> };
 
 /** Hooks for metrics and logs; the loop itself stays free of both. */
 export interface ChatObserver {

@@ -5,14 +5,10 @@
  * (the sandbox endpoint still works, and /readyz reports it).
  */
 
-/** The sandbox's default allow-list (CONTRACT section 1), shared with the stack and the tests. */
+import { DEFAULT_PORT } from "../contract/http";
+import { DEFAULT_GEMINI_MODEL, DEFAULT_NAMES } from "../contract/names";
 import { DEFAULT_ALLOWED_MODULES } from "../contract/sandbox-modules";
-
-export { DEFAULT_ALLOWED_MODULES };
-
-/** A current Gemini Flash model (the name used throughout the installed @google/genai 3 docs). */
-export const DEFAULT_GEMINI_MODEL = "gemini-3.8-flash";
-export const DEFAULT_FUNCTION_NAME = "co-intelligence-code-executor";
+import { SANDBOX_ENV, SANDBOX_LIMITS } from "../contract/sandbox";
 
 export interface BackendConfig {
   /** HTTP port. `PORT`, default 8080. */
@@ -150,7 +146,7 @@ export function loadConfig(env: Env = process.env): BackendConfig {
   }
 
   let allowedModules: string[] = [...DEFAULT_ALLOWED_MODULES];
-  const modules = value("SANDBOX_ALLOWED_MODULES");
+  const modules = value(SANDBOX_ENV.allowedModules);
   if (modules !== undefined) {
     const list = modules
       .split(",")
@@ -159,7 +155,7 @@ export function loadConfig(env: Env = process.env): BackendConfig {
     const bad = list.filter((m) => !MODULE_NAME.test(m));
     if (list.length === 0 || bad.length > 0)
       problems.push(
-        `SANDBOX_ALLOWED_MODULES must be a comma-separated list of Python module names (bad: ${JSON.stringify(bad.join(",") || modules)}); e.g. SANDBOX_ALLOWED_MODULES=math,json,statistics`,
+        `${SANDBOX_ENV.allowedModules} must be a comma-separated list of Python module names (bad: ${JSON.stringify(bad.join(",") || modules)}); e.g. ${SANDBOX_ENV.allowedModules}=math,json,statistics`,
       );
     else allowedModules = list;
   }
@@ -180,19 +176,19 @@ export function loadConfig(env: Env = process.env): BackendConfig {
     problems.push("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither)");
   const sessionToken = value("AWS_SESSION_TOKEN");
 
-  const region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? "us-east-1";
+  const region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? DEFAULT_NAMES.region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
     problems.push(`AWS_REGION=${JSON.stringify(region)} is not an AWS region; e.g. AWS_REGION=us-east-1`);
 
   const config: BackendConfig = {
-    port: integer("PORT", 8080, 0, 65535),
+    port: integer("PORT", DEFAULT_PORT, 0, 65535),
     host: value("HOST") ?? "localhost",
     trustProxy: parseTrustProxy(value("TRUST_PROXY"), problems),
     geminiApiKey: value("GEMINI_API_KEY"),
     geminiModel: value("GEMINI_MODEL") ?? DEFAULT_GEMINI_MODEL,
     geminiBaseUrl: url("GEMINI_BASE_URL"),
     codeExecutionEnabled,
-    codeExecutorFunction: value("CODE_EXECUTOR_FUNCTION") ?? DEFAULT_FUNCTION_NAME,
+    codeExecutorFunction: value("CODE_EXECUTOR_FUNCTION") ?? DEFAULT_NAMES.functionName,
     awsRegion: region,
     lambdaEndpoint: url("AWS_ENDPOINT_URL_LAMBDA") ?? url("AWS_ENDPOINT_URL"),
     awsCredentials:
@@ -201,7 +197,12 @@ export function loadConfig(env: Env = process.env): BackendConfig {
         : undefined,
     apiToken: value("API_TOKEN"),
     allowedModules,
-    sandboxTimeoutMs: integer("SANDBOX_TIMEOUT_MS", 30000, 100, 900000),
+    sandboxTimeoutMs: integer(
+      SANDBOX_ENV.timeoutMs,
+      SANDBOX_LIMITS.timeoutMs.default,
+      100,
+      SANDBOX_LIMITS.timeoutMs.max,
+    ),
     maxToolRounds: integer("MAX_TOOL_ROUNDS", 5, 1, 50),
     modelMaxRetries: integer("MODEL_MAX_RETRIES", 3, 0, 10),
     modelRetryBaseMs: integer("MODEL_RETRY_BASE_MS", 1000, 0, 60000),

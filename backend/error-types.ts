@@ -4,20 +4,7 @@
  * a raw type must never become a label value or an unbounded log field: the label is one of
  * a fixed list or `other`, and the type itself is cleaned and capped before anyone sees it.
  */
-
-/** The contract's own types (CONTRACT section 1) and the sandbox's crash report. */
-const SANDBOX_TYPES = [
-  "InvalidRequest",
-  "SyntaxError",
-  "ModuleNotAllowed",
-  "OperationNotAllowed",
-  "Timeout",
-  "MemoryLimit",
-  "ProcessCrashed",
-];
-
-/** The backend's own outcomes of a sandbox call (sandbox-client.ts, routes). */
-const BACKEND_TYPES = ["SandboxUnavailable", "SandboxError", "Throttled", "Aborted", "ServerShuttingDown"];
+import { BACKEND_ERROR_TYPES, SANDBOX_ERROR_TYPES } from "../contract/sandbox";
 
 /** Python's built-in exception classes (3.11-3.13) and the allowed modules' common ones. */
 const PYTHON_EXCEPTIONS = [
@@ -73,8 +60,8 @@ const PYTHON_EXCEPTIONS = [
 export const EXECUTION_OUTCOMES: ReadonlySet<string> = new Set([
   "ok",
   "other",
-  ...SANDBOX_TYPES,
-  ...BACKEND_TYPES,
+  ...SANDBOX_ERROR_TYPES,
+  ...BACKEND_ERROR_TYPES,
   ...PYTHON_EXCEPTIONS,
 ]);
 

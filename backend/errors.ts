@@ -13,27 +13,30 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import secureJson from "secure-json-parse";
+import { HTTP_ERROR_STATUS, ROUTES, type ErrorBody, type HttpErrorType } from "../contract/http";
 
-export interface ErrorBody {
-  error: { type: string; message: string };
-}
+export type { ErrorBody };
 
-export function errorBody(type: string, message: string): ErrorBody {
+export function errorBody(type: HttpErrorType, message: string): ErrorBody {
   return { error: { type, message } };
 }
 
 /** What a correct request to each endpoint looks like, appended to 4xx messages. */
 const EXAMPLES: Record<string, string> = {
-  "/api/chat": 'send JSON like {"messages":[{"role":"user","content":"What\'s 25 times 47?"}]}',
-  "/api/execute": 'send JSON like {"code":"print(25 * 47)"}',
+  [ROUTES.chat]: 'send JSON like {"messages":[{"role":"user","content":"What\'s 25 times 47?"}]}',
+  [ROUTES.execute]: 'send JSON like {"code":"print(25 * 47)"}',
 };
 
+/**
+ * Answers `{"error": {type, message}}` with the status contract/http.ts gives the type.
+ * `status` overrides it only where the framework decided it (a 4xx of its own).
+ */
 export function sendError(
   reply: FastifyReply,
-  status: number,
-  type: string,
+  type: HttpErrorType,
   message: string,
   headers: Record<string, string> = {},
+  status: number = HTTP_ERROR_STATUS[type],
 ): FastifyReply {
   return reply
     .code(status)
@@ -76,14 +79,13 @@ function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyR
     const where = `${err.validationContext ?? "body"}${first?.instancePath ?? ""}`;
     const allowed = (first?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues;
     const detail = `${where} ${first?.message ?? "is invalid"}${allowed ? ` (${allowed.map((v) => JSON.stringify(v)).join(", ")})` : ""}`;
-    return sendError(reply, 400, "InvalidRequest", `Invalid request: ${detail}${hint}`);
+    return sendError(reply, "InvalidRequest", `Invalid request: ${detail}${hint}`);
   }
   const status = err.statusCode ?? 500;
   if (status === 413) {
     const limit = request.routeOptions.bodyLimit ?? request.server.initialConfig.bodyLimit ?? 0;
     return sendError(
       reply,
-      413,
       "PayloadTooLarge",
       `The request body is larger than the limit of ${describeBytes(limit)}${hint}`,
     );
@@ -91,12 +93,10 @@ function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyR
   if (status === 415)
     return sendError(
       reply,
-      415,
       "UnsupportedMediaType",
       `Send the body as JSON with Content-Type: application/json${hint}`,
     );
-  if (err instanceof PrototypePoisoning)
-    return sendError(reply, 400, "InvalidRequest", `${err.message}${hint}`);
+  if (err instanceof PrototypePoisoning) return sendError(reply, "InvalidRequest", `${err.message}${hint}`);
   if (status >= 400 && status < 500) {
     const message =
       err.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
@@ -104,12 +104,11 @@ function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyR
         : err.code?.startsWith("FST_ERR_CTP") || err instanceof SyntaxError
           ? `The body is not valid JSON (${err.message})`
           : err.message;
-    return sendError(reply, status, "InvalidRequest", `${message}${hint}`);
+    return sendError(reply, "InvalidRequest", `${message}${hint}`, {}, status);
   }
   request.log.error({ err: { name: err.name, message: err.message, code: err.code } }, "unhandled error");
   return sendError(
     reply,
-    500,
     "InternalError",
     `The server failed to handle this request; try again. (request id ${request.id})`,
   );
@@ -196,7 +195,6 @@ export function notFoundHandler(routes: RouteTable, guardApi?: ApiGuard) {
       const allow = [...allowed].sort().join(", ");
       return sendError(
         reply,
-        405,
         "MethodNotAllowed",
         `${path} does not answer ${request.method}; use ${allow}${EXAMPLES[path] ? ` (${EXAMPLES[path]})` : ""}`,
         { allow },
@@ -205,7 +203,6 @@ export function notFoundHandler(routes: RouteTable, guardApi?: ApiGuard) {
     const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
     return sendError(
       reply,
-      404,
       "NotFound",
       `No route ${request.method} ${shown}; the API is POST /api/chat and POST /api/execute, the chat page is GET /`,
     );
@@ -223,17 +220,15 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
       ? "The URL is not valid (a malformed %-encoding); check the path and try again"
       : "The request could not be routed; check the URL and try again";
   request.log.info({ method: request.method, statusCode: 400, frameworkError: err.code }, "request");
-  void sendError(reply, 400, "BadRequest", message);
+  void sendError(reply, "BadRequest", message);
 }
 
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+const CLIENT_ERRORS: Record<string, [HttpErrorType, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [
-    408,
     "RequestTimeout",
     "The request was not received in time; send the headers and the whole body promptly, then try again",
   ],
   HPE_HEADER_OVERFLOW: [
-    431,
     "HeadersTooLarge",
     "The request line and headers are too large; send shorter headers (cookies, URL) and try again",
   ],
@@ -250,11 +245,11 @@ export const CLIENT_ERROR_STATUS = Symbol("clientErrorStatus");
  */
 export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
-  const [status, type, message] = CLIENT_ERRORS[err.code ?? ""] ?? [
-    400,
+  const [type, message] = CLIENT_ERRORS[err.code ?? ""] ?? [
     "BadRequest",
     "The request is not valid HTTP/1.1 (request line, headers or framing); check the client",
   ];
+  const status = HTTP_ERROR_STATUS[type];
   const tagged = socket as Socket & { [CLIENT_ERROR_STATUS]?: number; _httpMessage?: unknown };
   tagged[CLIENT_ERROR_STATUS] = status;
   if (!tagged._httpMessage)

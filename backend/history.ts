@@ -4,7 +4,7 @@
  * meta tag, routes/page.ts) and trims with the same code (public/history-budget.js), so the
  * two always agree and a long conversation never bricks the page.
  */
-import type { ChatMessage } from "./chat-loop";
+import type { ChatMessage } from "../contract/chat";
 
 /** Request bodies larger than this are refused with 413 (the page keeps conversations far below it). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;

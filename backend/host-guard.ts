@@ -35,12 +35,7 @@ export function hostnameOf(authority: string): string | undefined {
  */
 export async function requireHostHeader(request: FastifyRequest, reply: FastifyReply) {
   if (request.raw.httpVersion === "1.1" && request.headers.host === undefined)
-    return sendError(
-      reply,
-      400,
-      "BadRequest",
-      "An HTTP/1.1 request needs a Host header; send one and try again",
-    );
+    return sendError(reply, "BadRequest", "An HTTP/1.1 request needs a Host header; send one and try again");
 }
 
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
@@ -58,7 +53,6 @@ export function loopbackHostGuard(port: () => number) {
     if (authorities.every((a) => isLoopbackName(hostnameOf(a) ?? ""))) return done();
     sendError(
       reply,
-      403,
       "HostNotAllowed",
       `This backend listens on loopback only and answers requests addressed to localhost, 127.0.0.1 or [::1]; ` +
         `open http://localhost:${port()}/ instead (to serve other names, start it with HOST=0.0.0.0 and set API_TOKEN).`,

@@ -55,7 +55,7 @@ export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
 export function refuseWhileStopping(app: FastifyInstance, ctx: BackendContext): void {
   app.addHook("onRequest", (_request, reply, done) => {
     if (ctx.phase !== "stopping") return done();
-    sendError(reply, 503, "ServerShuttingDown", "The server is restarting; try again in a moment.", {
+    sendError(reply, "ServerShuttingDown", "The server is restarting; try again in a moment.", {
       "retry-after": "5",
       connection: "close",
     });

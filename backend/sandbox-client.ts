@@ -10,25 +10,12 @@
  */
 import { abortableSleep } from "./abortable-sleep";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import type { KnownErrorType, SandboxRequest, SandboxResponse } from "../contract/sandbox";
 import { redactCredentials, type BackendConfig } from "./config";
 import { cleanErrorType } from "./error-types";
 
-export interface SandboxError {
-  type: string;
-  message: string;
-  traceback?: string | null;
-}
-
-/** The sandbox response (CONTRACT section 1). */
-export interface SandboxResult {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-  result: string | null;
-  error: SandboxError | null;
-  truncated: boolean;
-  durationMs: number;
-}
+/** The sandbox response (CONTRACT section 1), as every execution ends: the sandbox's, or the backend's own. */
+export type SandboxResult = SandboxResponse;
 
 /** One execution: the contract's response, and what went wrong for the operator's log. */
 export interface Execution {
@@ -117,7 +104,9 @@ export function createSandboxClient(
       new InvokeCommand({
         FunctionName: config.codeExecutorFunction,
         InvocationType: "RequestResponse",
-        Payload: Buffer.from(JSON.stringify({ code, timeoutMs: config.sandboxTimeoutMs })),
+        Payload: Buffer.from(
+          JSON.stringify({ code, timeoutMs: config.sandboxTimeoutMs } satisfies SandboxRequest),
+        ),
       }),
       { abortSignal: signal },
     );
@@ -217,7 +206,7 @@ export function describeFunctionError(
   errorType: string | undefined,
   errorMessage: string,
   requestId?: string,
-): { type: string; message: string } {
+): { type: KnownErrorType; message: string } {
   const kind = errorType ?? "";
   if (kind === "Runtime.OutOfMemory" || /Runtime exited.*(out of memory|OutOfMemory)/i.test(errorMessage))
     return {

@@ -1,5 +1,5 @@
 /**
- * Graceful stop, as the README documents it:
+ * Graceful stop, as docs/operate.md documents it:
  *
  *  1. draining (`drainMs`): /readyz answers 503 so load balancers stop routing here, while
  *     everything that still arrives is served (routing updates take a few seconds);

@@ -14,27 +14,23 @@
  * workers (default 4), --json.
  */
 import http from "node:http";
+import { DEFAULT_NAMES } from "../contract/names";
 import { startBackend } from "../backend/server";
 import type { ModelStream } from "../backend/gemini";
 import type { SandboxClient, SandboxResult } from "../backend/sandbox-client";
-import { startLocalSandbox } from "../lambda/local/server";
-import { reply, scripted, startFakeGemini } from "../tests/helpers/fake-gemini";
+import { startLocalSandbox } from "../dev/local-lambda/server";
+import { reply, scripted, startFakeGemini } from "../dev/fakes/gemini";
+import { benchFlags } from "./flags";
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`${name} needs a positive number; e.g. ${name} ${fallback}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const TURNS = flag("--turns", 200);
-const SECONDS = flag("--seconds", 3);
-const WORKERS = flag("--workers", 4);
-const JSON_OUTPUT = process.argv.includes("--json");
+const FLAGS = benchFlags("bench:backend", "What the backend itself costs, in figures (not a test).", {
+  turns: { help: "chat turns measured (default 200)", fallback: 200 },
+  seconds: { help: "seconds per load level (default 3)", fallback: 3 },
+  workers: { help: "sandbox workers (default 4)", fallback: 4 },
+});
+const TURNS = FLAGS.numbers.turns;
+const SECONDS = FLAGS.numbers.seconds;
+const WORKERS = FLAGS.numbers.workers;
+const JSON_OUTPUT = FLAGS.json;
 const CODE = "print(sum(range(1000)))";
 // One load generator is one client: the per-client rate limit stays on (its cost is measured)
 // but high enough never to refuse.
@@ -218,7 +214,7 @@ async function main(): Promise<void> {
 
     const executeBody = JSON.stringify({ code: CODE });
     const invokeBody = JSON.stringify({ code: CODE, timeoutMs: 30000 });
-    const invokeUrl = `${sandbox.url}/2015-03-31/functions/co-intelligence-code-executor/invocations`;
+    const invokeUrl = `${sandbox.url}/2015-03-31/functions/${DEFAULT_NAMES.functionName}/invocations`;
     const levels = [];
     for (const clients of [1, 8, 32]) {
       progress(`/api/execute and direct invoke at ${clients} concurrent client(s), ${SECONDS} s each...`);

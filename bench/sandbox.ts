@@ -11,11 +11,14 @@
  */
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { benchFlags } from "./flags";
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+const FLAGS = benchFlags(
+  "bench:sandbox",
+  "What the sandbox costs per invocation, in figures (not a test).",
+  { runs: { help: "invocations measured (default 200)", fallback: 200 } },
+  { python: { help: "the Python to measure (default python3)", fallback: "python3" } },
+);
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -35,8 +38,8 @@ interface Raw {
   coldStart: number[];
 }
 
-const python = flag("--python", "python3");
-const runs = Number(flag("--runs", "200"));
+const python = FLAGS.texts.python;
+const runs = FLAGS.numbers.runs;
 if (!Number.isInteger(runs) || runs < 10) {
   console.error("--runs must be a whole number of at least 10");
   process.exit(2);
@@ -77,7 +80,7 @@ const targets = {
   "compute within 10% of plain exec": ratios.computeHandlerVsExec <= 1.1,
 };
 
-if (process.argv.includes("--json")) {
+if (FLAGS.json) {
   console.log(JSON.stringify({ figures, ratios, targets }, null, 2));
 } else {
   const ms = (n: number) => `${n.toFixed(2)} ms`;

@@ -79,7 +79,11 @@ def main():
         bare_fork()
         subprocess.run(fresh_cmd, stdout=subprocess.DEVNULL, check=True)
     cold = [
-        float(subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(max(5, runs // 40))
     ]
     result = {
@@ -92,7 +96,9 @@ def main():
         # Back to back: each request may also wait for its child's set-up.
         "handlerPrintBackToBack": timed(lambda: via_handler(PRINT_ONE), runs),
         "bareFork": timed(bare_fork, runs, 0.02),
-        "freshPrint": timed(lambda: subprocess.run(fresh_cmd, stdout=subprocess.DEVNULL, check=True), max(20, runs // 5)),
+        "freshPrint": timed(
+            lambda: subprocess.run(fresh_cmd, stdout=subprocess.DEVNULL, check=True), max(20, runs // 5)
+        ),
         # Interleaved, so both see the same machine: this host's noise is larger than the effect.
         **interleaved(lambda: via_handler(CPU_HEAVY), lambda: via_exec(CPU_HEAVY), heavy_runs),
         "coldStart": cold,

@@ -1,7 +1,22 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_ALLOWED_MODULES, DEFAULT_GEMINI_MODEL } from "../backend/config";
+import { DEFAULT_PORT, ROUTES } from "../contract/http";
+import { DEFAULT_GEMINI_MODEL, DEFAULT_NAMES } from "../contract/names";
+import { DEFAULT_ALLOWED_MODULES } from "../contract/sandbox-modules";
+import { SANDBOX_ENV, SANDBOX_LIMITS } from "../contract/sandbox";
+import type { InvokeAccessMode } from "./invoke-access";
+import {
+  ARG_NAME,
+  DNS_LABEL,
+  isCidr,
+  rangeProblem,
+  numberOrUnset,
+  refuseProblems,
+  type ArgProblem,
+  type NameOf,
+  type Unparsed,
+} from "./validation";
 
 /** The chat backend on an existing EKS cluster. */
 export interface BackendServiceArgs {
@@ -11,7 +26,10 @@ export interface BackendServiceArgs {
   region: string;
   /** A kubeconfig to use instead of the cluster's endpoint, CA and `aws eks get-token`. Default: unset. */
   kubeconfig?: pulumi.Input<string>;
-  /** Namespace, created with Pod Security "restricted" enforced. Default: `co-intelligence`. */
+  /**
+   * Namespace, created with Pod Security "restricted" enforced; one of its own (not `default`
+   * nor a `kube-*` one, which are shared and carry no such labels). Default: `co-intelligence`.
+   */
   namespace?: string;
   /** Service account of the pods. Default: `backend`. */
   serviceAccountName?: string;
@@ -25,21 +43,16 @@ export interface BackendServiceArgs {
    */
   image?: pulumi.Input<string>;
   /** How pods get AWS credentials, which decides the one credential endpoint egress allows. Default: `pod-identity`. */
-  accessMode?: "pod-identity" | "irsa" | "node-role";
+  accessMode?: InvokeAccessMode;
   /** Namespaces whose pods may reach the HTTP port. Default: none. */
   allowFromNamespaces?: string[];
   /** Address blocks that may reach the HTTP port (with an Ingress: the cluster VPC's). Default: none. */
   allowFromCidrs?: pulumi.Input<string[]>;
   /** An Ingress for the AWS Load Balancer Controller. Default: none (reach it with kubectl port-forward). */
-  ingress?: {
-    scheme: "internal" | "internet-facing";
-    host: string;
-    certificateArn: string;
-    inboundCidrs?: string[];
-  };
+  ingress?: IngressArgs;
   /** The Gemini API key, a Pulumi secret; stored in a Kubernetes Secret. Required. */
   geminiApiKey: pulumi.Input<string>;
-  /** `GEMINI_MODEL`. Default: the backend's own default (`DEFAULT_GEMINI_MODEL` of backend/config.ts). */
+  /** `GEMINI_MODEL`. Default: the backend's own default (`DEFAULT_GEMINI_MODEL` of contract/names.ts). */
   geminiModel?: string;
   /** `API_TOKEN` (bearer token for `/api/*`), a Pulumi secret. Default: unset (no token). */
   apiToken?: pulumi.Input<string>;
@@ -55,11 +68,11 @@ export interface BackendServiceArgs {
   sandboxAllowedModules?: string[];
   /** `SANDBOX_TIMEOUT_MS`: the `timeoutMs` sent with each execution; the function's limit. Default: 30000. */
   sandboxTimeoutMs?: number;
-  /** Replicas at creation and the autoscaler's minimum. Default: 2. */
+  /** Replicas at creation and the autoscaler's minimum (2 to 20). Default: 2. */
   minReplicas?: number;
-  /** The autoscaler's maximum. Default: 4. */
+  /** The autoscaler's maximum (1 to 50, at least minReplicas). Default: 4. */
   maxReplicas?: number;
-  /** Average CPU utilisation the autoscaler aims at, in percent of the request. Default: 70. */
+  /** Average CPU utilisation the autoscaler aims at, in percent of the request (30 to 90). Default: 70. */
   targetCpuPercent?: number;
   /**
    * Container resources. Default: requests 100m CPU / 128Mi memory / 128Mi ephemeral storage,
@@ -77,11 +90,163 @@ export interface BackendServiceArgs {
   waitFor?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** The ways in from outside the cluster: an ALB inside the VPC, or one on the internet. */
+export const INGRESS_SCHEMES = ["internal", "internet-facing"] as const;
+
+/** An Ingress for the AWS Load Balancer Controller (an ALB), TLS with an ACM certificate. */
+export interface IngressArgs {
+  scheme: (typeof INGRESS_SCHEMES)[number];
+  /** The chat's DNS name, the certificate's. */
+  host: string;
+  /** An ACM certificate in the stack's region (a load balancer can use no other). */
+  certificateArn: string;
+  /** Who may connect to the load balancer. Default: the controller's default (anyone). */
+  inboundCidrs?: string[];
+}
+
 /** Deployment name the operations commands expect (CONTRACT section 3). */
-export const DEPLOYMENT_NAME = "backend";
+export const DEPLOYMENT_NAME = DEFAULT_NAMES.deploymentName;
 
 /** Name of the Deployment's container (what `kubectl logs -c` and the rollout diagnosis name). */
-export const CONTAINER_NAME = "backend";
+export const CONTAINER_NAME = DEFAULT_NAMES.containerName;
+
+export const BACKEND_SERVICE_DEFAULTS = {
+  namespace: DEFAULT_NAMES.namespace,
+  serviceAccountName: DEFAULT_NAMES.serviceAccountName,
+  geminiModel: DEFAULT_GEMINI_MODEL,
+  codeExecutionEnabled: true,
+  sandboxAllowedModules: DEFAULT_ALLOWED_MODULES,
+  sandboxTimeoutMs: SANDBOX_LIMITS.timeoutMs.default,
+  minReplicas: 2,
+  maxReplicas: 4,
+  targetCpuPercent: 70,
+  accessMode: "pod-identity",
+  runAsUser: 1000,
+  port: DEFAULT_PORT,
+  resources: {
+    requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" },
+    limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "256Mi" },
+  },
+} as const;
+
+/** Two replicas at least (one zone or node may go); the rest is what one stack can use. */
+export const BACKEND_SERVICE_BOUNDS = {
+  minReplicas: { min: 2, max: 20 },
+  maxReplicas: { min: 1, max: 50 },
+  targetCpuPercent: { min: 30, max: 90 },
+} as const;
+
+/** Namespaces the backend must not share: they hold the cluster's own workloads and carry no pod-security labels. */
+export const SHARED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** The problems of BackendServiceArgs (a pure function: the stack config calls it too). */
+export function validateBackendServiceArgs(
+  args: Unparsed<BackendServiceArgs>,
+  nameOf: NameOf = ARG_NAME,
+): ArgProblem[] {
+  const d = BACKEND_SERVICE_DEFAULTS;
+  const b = BACKEND_SERVICE_BOUNDS;
+  const problems: ArgProblem[] = [];
+  for (const [arg, value, suggestion] of [
+    ["namespace", args.namespace, d.namespace],
+    ["serviceAccountName", args.serviceAccountName, d.serviceAccountName],
+  ] as const) {
+    if (value !== undefined && !DNS_LABEL.test(value))
+      problems.push({
+        arg,
+        message: `${nameOf(arg)} must be a Kubernetes name (lower-case letters, digits, '-'), got ${JSON.stringify(value)}`,
+        suggestion,
+      });
+  }
+  if (args.namespace !== undefined && SHARED_NAMESPACES.includes(args.namespace))
+    problems.push({
+      arg: "namespace",
+      message:
+        `${nameOf("namespace")} ${args.namespace} is shared with other workloads and has no pod-security labels the program ` +
+        `may set; use a namespace of its own (created with Pod Security "restricted" enforced)`,
+      suggestion: d.namespace,
+    });
+  problems.push(
+    ...rangeProblem(nameOf, "minReplicas", args.minReplicas, b.minReplicas, d.minReplicas),
+    ...rangeProblem(nameOf, "maxReplicas", args.maxReplicas, b.maxReplicas, d.maxReplicas),
+    ...rangeProblem(
+      nameOf,
+      "targetCpuPercent",
+      args.targetCpuPercent,
+      b.targetCpuPercent,
+      d.targetCpuPercent,
+    ),
+  );
+  const minReplicas = numberOrUnset(args.minReplicas) ?? d.minReplicas;
+  const maxReplicas = numberOrUnset(args.maxReplicas) ?? d.maxReplicas;
+  if (maxReplicas < minReplicas)
+    problems.push({
+      arg: "maxReplicas",
+      message: `${nameOf("maxReplicas")} (${maxReplicas}) must be at least ${nameOf("minReplicas")} (${minReplicas})`,
+      suggestion: String(minReplicas),
+    });
+  for (const namespace of args.allowFromNamespaces ?? [])
+    if (!DNS_LABEL.test(namespace))
+      problems.push({
+        arg: "allowFromNamespaces",
+        message: `${nameOf("allowFromNamespaces")} must hold Kubernetes namespace names, got ${JSON.stringify(namespace)}`,
+        suggestion: "ingress-nginx",
+      });
+  // Only a plain list can be checked here; one computed at deploy time (the VPC's) is AWS's own.
+  if (Array.isArray(args.allowFromCidrs))
+    for (const cidr of args.allowFromCidrs as unknown[])
+      if (typeof cidr === "string" && !isCidr(cidr))
+        problems.push({
+          arg: "allowFromCidrs",
+          message: `${nameOf("allowFromCidrs")} must hold address blocks like 10.0.0.0/16, got ${JSON.stringify(cidr)}`,
+          suggestion: "10.0.0.0/16",
+        });
+  if (args.ingress !== undefined) problems.push(...ingressProblems(args.ingress, args.region, nameOf));
+  return problems;
+}
+
+/** An ALB with TLS needs a scheme, the chat's DNS name and an ACM certificate of the region. */
+function ingressProblems(ingress: IngressArgs, region: string | undefined, nameOf: NameOf): ArgProblem[] {
+  const problems: ArgProblem[] = [];
+  if (!(INGRESS_SCHEMES as readonly string[]).includes(ingress.scheme))
+    problems.push({
+      arg: "ingress.scheme",
+      message: `${nameOf("ingress.scheme")} must be ${INGRESS_SCHEMES.join(" or ")}, got ${JSON.stringify(ingress.scheme)}`,
+      suggestion: "internal",
+    });
+  if (!/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(ingress.host))
+    problems.push({
+      arg: "ingress.host",
+      message: `${nameOf("ingress.host")} must be the chat's DNS name (the ACM certificate's), got ${JSON.stringify(ingress.host)}`,
+      suggestion: "chat.example.com",
+    });
+  // The load balancer takes certificates from ACM in its own region only.
+  const arn = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/.exec(
+    ingress.certificateArn,
+  );
+  if (!arn)
+    problems.push({
+      arg: "ingress.certificateArn",
+      message: `${nameOf("ingress.certificateArn")} must be an ACM certificate ARN for ${ingress.host || "the host"}, got ${JSON.stringify(ingress.certificateArn)}`,
+      suggestion: "arn:aws:acm:<region>:<account>:certificate/<id>",
+    });
+  else if (region !== undefined && arn[1] !== region)
+    problems.push({
+      arg: "ingress.certificateArn",
+      message:
+        `${nameOf("ingress.certificateArn")} is in ${arn[1]}, but a load balancer in ${region} can only use certificates of ${region}; ` +
+        "request or import one there",
+      suggestion: "<arn>",
+    });
+  for (const cidr of ingress.inboundCidrs ?? [])
+    if (!isCidr(cidr))
+      problems.push({
+        arg: "ingress.inboundCidrs",
+        message: `${nameOf("ingress.inboundCidrs")} must hold address blocks like 203.0.113.0/24, got ${JSON.stringify(cidr)}`,
+        suggestion: "203.0.113.0/24",
+      });
+  return problems;
+}
 
 /** The EKS Pod Identity agent's credential endpoint on every node (link-local, plain HTTP). */
 export const POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32";
@@ -114,36 +279,27 @@ export class BackendService extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackendServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:BackendService", name, {}, opts);
-    const namespaceName = args.namespace ?? "co-intelligence";
-    const serviceAccountName = args.serviceAccountName ?? "backend";
-    const geminiModel = args.geminiModel ?? DEFAULT_GEMINI_MODEL;
-    const codeExecutionEnabled = args.codeExecutionEnabled ?? true;
-    const sandboxAllowedModules = args.sandboxAllowedModules ?? [...DEFAULT_ALLOWED_MODULES];
-    const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
-    const minReplicas = args.minReplicas ?? 2;
-    const maxReplicas = args.maxReplicas ?? 4;
-    const targetCpuPercent = args.targetCpuPercent ?? 70;
-    const resources = args.resources ?? {
-      requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" },
-      limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "256Mi" },
-    };
-    const accessMode = args.accessMode ?? "pod-identity";
+    refuseProblems("BackendService", name, validateBackendServiceArgs(args));
+    const d = BACKEND_SERVICE_DEFAULTS;
+    const namespaceName = args.namespace ?? d.namespace;
+    const serviceAccountName = args.serviceAccountName ?? d.serviceAccountName;
+    const geminiModel = args.geminiModel ?? d.geminiModel;
+    const codeExecutionEnabled = args.codeExecutionEnabled ?? d.codeExecutionEnabled;
+    const sandboxAllowedModules = args.sandboxAllowedModules ?? [...d.sandboxAllowedModules];
+    const sandboxTimeoutMs = args.sandboxTimeoutMs ?? d.sandboxTimeoutMs;
+    const minReplicas = args.minReplicas ?? d.minReplicas;
+    const maxReplicas = args.maxReplicas ?? d.maxReplicas;
+    const targetCpuPercent = args.targetCpuPercent ?? d.targetCpuPercent;
+    const resources = args.resources ?? d.resources;
+    const accessMode = args.accessMode ?? d.accessMode;
     const allowFromNamespaces = args.allowFromNamespaces ?? [];
     const allowFromCidrs = args.allowFromCidrs ?? [];
-    const runAsUser = args.runAsUser ?? 1000;
-    const port = args.port ?? 8080;
-    const labels = { "app.kubernetes.io/name": "backend", "app.kubernetes.io/part-of": "co-intelligence" };
-
-    if (["default", "kube-system", "kube-public", "kube-node-lease"].includes(namespaceName)) {
-      throw new Error(
-        `BackendService ${name}: namespace ${namespaceName} is shared and would not carry the pod-security labels; use one of its own`,
-      );
-    }
-    if (maxReplicas < minReplicas) {
-      throw new Error(
-        `BackendService ${name}: maxReplicas (${maxReplicas}) is below minReplicas (${minReplicas})`,
-      );
-    }
+    const runAsUser = args.runAsUser ?? d.runAsUser;
+    const port = args.port ?? d.port;
+    const labels = {
+      "app.kubernetes.io/name": DEPLOYMENT_NAME,
+      "app.kubernetes.io/part-of": "co-intelligence",
+    };
 
     const provider = new k8s.Provider(
       `${name}-k8s`,
@@ -200,8 +356,8 @@ export class BackendService extends pulumi.ComponentResource {
       { name: "CODE_EXECUTOR_FUNCTION", value: args.functionName },
       { name: "AWS_REGION", value: args.region },
       // The same values the function gets, so the backend's promises match the sandbox's limits.
-      { name: "SANDBOX_ALLOWED_MODULES", value: sandboxAllowedModules.join(",") },
-      { name: "SANDBOX_TIMEOUT_MS", value: String(sandboxTimeoutMs) },
+      { name: SANDBOX_ENV.allowedModules, value: sandboxAllowedModules.join(",") },
+      { name: SANDBOX_ENV.timeoutMs, value: String(sandboxTimeoutMs) },
       secretEnv("GEMINI_API_KEY"),
     ];
     if (args.apiToken !== undefined) env.push(secretEnv("API_TOKEN"));
@@ -338,12 +494,12 @@ export class BackendService extends pulumi.ComponentResource {
                   ports: [{ name: "http", containerPort: port }],
                   env,
                   readinessProbe: {
-                    httpGet: { path: "/readyz", port: "http" },
+                    httpGet: { path: ROUTES.ready, port: "http" },
                     periodSeconds: 5,
                     failureThreshold: 3,
                   },
                   livenessProbe: {
-                    httpGet: { path: "/healthz", port: "http" },
+                    httpGet: { path: ROUTES.health, port: "http" },
                     initialDelaySeconds: 10,
                     periodSeconds: 10,
                     failureThreshold: 3,
@@ -428,7 +584,7 @@ export class BackendService extends pulumi.ComponentResource {
 export function backendNetworkPolicySpec(opts: {
   labels: Record<string, string>;
   port: number;
-  accessMode: "pod-identity" | "irsa" | "node-role";
+  accessMode: InvokeAccessMode;
   allowFromNamespaces: string[];
   allowFromCidrs: string[];
 }): k8s.types.input.networking.v1.NetworkPolicySpec {
@@ -466,11 +622,7 @@ export function backendNetworkPolicySpec(opts: {
 }
 
 /** The AWS Load Balancer Controller's annotations: an ALB with TLS from ACM, HTTPS only. */
-export function albAnnotations(ingress: {
-  scheme: "internal" | "internet-facing";
-  certificateArn: string;
-  inboundCidrs?: string[];
-}): Record<string, string> {
+export function albAnnotations(ingress: Omit<IngressArgs, "host">): Record<string, string> {
   return {
     "alb.ingress.kubernetes.io/scheme": ingress.scheme,
     // Straight to the pods' IPs (the NetworkPolicy admits the VPC's blocks), no node ports.
@@ -478,7 +630,7 @@ export function albAnnotations(ingress: {
     "alb.ingress.kubernetes.io/certificate-arn": ingress.certificateArn,
     "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
     "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+    "alb.ingress.kubernetes.io/healthcheck-path": ROUTES.ready,
     // Chat answers are server-sent event streams with a heartbeat every 15 s.
     "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=120",
     ...(ingress.inboundCidrs && ingress.inboundCidrs.length > 0

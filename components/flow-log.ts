@@ -2,6 +2,15 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BaseTags, componentTags } from "./tags";
 
+/** Which flow log records are kept: rejected packets (what an escape attempt leaves), or every flow. */
+export const FLOW_LOG_TRAFFIC_TYPES = ["REJECT", "ALL"] as const;
+export type FlowLogTrafficType = (typeof FLOW_LOG_TRAFFIC_TYPES)[number];
+
+export const FLOW_LOG_DEFAULTS = { trafficType: "REJECT", retentionDays: 30 } as const satisfies {
+  trafficType: FlowLogTrafficType;
+  retentionDays: number;
+};
+
 /** VPC flow logs of the sandbox's network into a CloudWatch log group (Security Hub EC2.6). */
 export interface FlowLogArgs {
   /** Project and stack tags; `component: flow-log` is added. Required. */
@@ -11,7 +20,7 @@ export interface FlowLogArgs {
   /** Log only these subnets (existing subnets the function joins; the VPC is someone else's). */
   subnetIds?: pulumi.Input<string>[];
   /** Which records: rejected packets (what an escape attempt leaves) or every flow. Default: `REJECT`. */
-  trafficType?: "REJECT" | "ALL";
+  trafficType?: FlowLogTrafficType;
   /** Retention of the log group in days: the function's own. Default: 30. */
   retentionDays?: number;
   /** Name of the log group. Default: `/co-intelligence/<stack>/sandbox-flow-logs`. */
@@ -28,8 +37,8 @@ export class FlowLog extends pulumi.ComponentResource {
 
   constructor(name: string, args: FlowLogArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:FlowLog", name, {}, opts);
-    const trafficType = args.trafficType ?? "REJECT";
-    const retentionDays = args.retentionDays ?? 30;
+    const trafficType = args.trafficType ?? FLOW_LOG_DEFAULTS.trafficType;
+    const retentionDays = args.retentionDays ?? FLOW_LOG_DEFAULTS.retentionDays;
     const logGroupName = args.logGroupName ?? `/co-intelligence/${args.tags.stack}/sandbox-flow-logs`;
     const tags = componentTags(args.tags, "flow-log");
     if ((args.vpcId === undefined) === (args.subnetIds === undefined)) {

@@ -1,6 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_NAMES } from "../contract/names";
 import { BaseTags, componentTags } from "./tags";
+import {
+  ARG_NAME,
+  rangeProblem,
+  refuseProblems,
+  type ArgProblem,
+  type NameOf,
+  type Unparsed,
+} from "./validation";
 
 /** The ECR repository the backend image is pushed to. */
 export interface ImageRepositoryArgs {
@@ -8,7 +17,7 @@ export interface ImageRepositoryArgs {
   tags: BaseTags;
   /** Repository name. Default: `co-intelligence-backend`. */
   name?: string;
-  /** How many images the lifecycle policy keeps (newest first). Default: 20. */
+  /** How many images the lifecycle policy keeps, newest first (5 to 200). Default: 20. */
   keepImages?: number;
   /** Days after which untagged images (failed pushes) are expired. Default: 7. */
   untaggedDays?: number;
@@ -19,6 +28,29 @@ export interface ImageRepositoryArgs {
   protectedTags?: pulumi.Input<string[]>;
   /** KMS key ARN for encryption at rest. Default: unset, AES-256 with ECR's own key. */
   kmsKeyArn?: pulumi.Input<string>;
+}
+
+export const IMAGE_REPOSITORY_DEFAULTS = {
+  name: DEFAULT_NAMES.repositoryName,
+  keepImages: 20,
+  untaggedDays: 7,
+} as const;
+
+/** Enough images to go back a few rollouts; more than 200 is storage nobody rolls back to. */
+export const KEEP_IMAGES = { min: 5, max: 200 } as const;
+
+/** The problems of ImageRepositoryArgs (a pure function: the stack config calls it too). */
+export function validateImageRepositoryArgs(
+  args: Unparsed<Pick<ImageRepositoryArgs, "keepImages">>,
+  nameOf: NameOf = ARG_NAME,
+): ArgProblem[] {
+  return rangeProblem(
+    nameOf,
+    "keepImages",
+    args.keepImages,
+    KEEP_IMAGES,
+    IMAGE_REPOSITORY_DEFAULTS.keepImages,
+  );
 }
 
 /**
@@ -32,16 +64,12 @@ export class ImageRepository extends pulumi.ComponentResource {
 
   constructor(name: string, args: ImageRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:ImageRepository", name, {}, opts);
-    const repositoryName = args.name ?? "co-intelligence-backend";
-    const keepImages = args.keepImages ?? 20;
-    const untaggedDays = args.untaggedDays ?? 7;
+    refuseProblems("ImageRepository", name, validateImageRepositoryArgs(args));
+    const d = IMAGE_REPOSITORY_DEFAULTS;
+    const repositoryName = args.name ?? d.name;
+    const keepImages = args.keepImages ?? d.keepImages;
+    const untaggedDays = args.untaggedDays ?? d.untaggedDays;
     const tags = componentTags(args.tags, "image-repository");
-
-    if (!Number.isInteger(keepImages) || keepImages < 1) {
-      throw new Error(
-        `ImageRepository ${name}: keepImages must be a positive whole number, got ${keepImages}`,
-      );
-    }
 
     const repository = new aws.ecr.Repository(
       `${name}-repository`,

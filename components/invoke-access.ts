@@ -1,8 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_NAMES } from "../contract/names";
 import { BaseTags, componentTags } from "./tags";
+import { ARG_NAME, refuseProblems, type ArgProblem, type NameOf } from "./validation";
 
-export type InvokeAccessMode = "pod-identity" | "irsa" | "node-role";
+/** How the backend's pods may invoke the function, safest first. */
+export const ACCESS_MODES = ["pod-identity", "irsa", "node-role"] as const;
+export type InvokeAccessMode = (typeof ACCESS_MODES)[number];
 
 /** Who may invoke the sandbox function: the backend's pods, one of three ways. */
 export interface InvokeAccessArgs {
@@ -38,6 +42,29 @@ export interface InvokeAccessArgs {
   policyName?: string;
 }
 
+export const INVOKE_ACCESS_DEFAULTS = {
+  mode: "pod-identity",
+  namespace: DEFAULT_NAMES.namespace,
+  serviceAccountName: DEFAULT_NAMES.serviceAccountName,
+  nodeRoleName: DEFAULT_NAMES.nodeRoleName,
+  policyName: "LambdaInvokePolicy",
+} as const satisfies Partial<InvokeAccessArgs>;
+
+/** The problems of InvokeAccessArgs (a pure function: the stack config calls it too). */
+export function validateInvokeAccessArgs(
+  args: Pick<InvokeAccessArgs, "mode">,
+  nameOf: NameOf = ARG_NAME,
+): ArgProblem[] {
+  if (args.mode === undefined || (ACCESS_MODES as readonly string[]).includes(args.mode)) return [];
+  return [
+    {
+      arg: "mode",
+      message: `${nameOf("mode")} must be one of ${ACCESS_MODES.join(", ")}, got ${JSON.stringify(args.mode)}`,
+      suggestion: "irsa",
+    },
+  ];
+}
+
 /**
  * `lambda:InvokeFunction` on exactly one function ARN, nothing else, granted to the backend.
  * In the pod modes a dedicated role is created and its ARN is returned for the service
@@ -53,11 +80,13 @@ export class InvokeAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: InvokeAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:InvokeAccess", name, {}, opts);
-    const mode = args.mode ?? "pod-identity";
-    const namespace = args.namespace ?? "co-intelligence";
-    const serviceAccountName = args.serviceAccountName ?? "backend";
-    const nodeRoleName = args.nodeRoleName ?? "co-intelligence-eks-node-role";
-    const policyName = args.policyName ?? "LambdaInvokePolicy";
+    refuseProblems("InvokeAccess", name, validateInvokeAccessArgs(args));
+    const d = INVOKE_ACCESS_DEFAULTS;
+    const mode = args.mode ?? d.mode;
+    const namespace = args.namespace ?? d.namespace;
+    const serviceAccountName = args.serviceAccountName ?? d.serviceAccountName;
+    const nodeRoleName = args.nodeRoleName ?? d.nodeRoleName;
+    const policyName = args.policyName ?? d.policyName;
     const tags = componentTags(args.tags, "invoke-access");
     const policy = pulumi.jsonStringify(invokePolicy(args.functionArn));
 
@@ -85,7 +114,8 @@ export class InvokeAccess extends pulumi.ComponentResource {
         trust = pulumi
           .output(clusterArn)
           .apply((arn) => podIdentityTrustPolicy(arn, namespace, serviceAccountName));
-      } else if (mode === "irsa") {
+      } else {
+        // irsa (validateInvokeAccessArgs refused any other mode)
         if (args.oidcIssuerUrl === undefined)
           throw new Error(`InvokeAccess ${name}: irsa needs oidcIssuerUrl`);
         const providerArn =
@@ -96,10 +126,6 @@ export class InvokeAccess extends pulumi.ComponentResource {
         trust = pulumi
           .all([providerArn, args.oidcIssuerUrl])
           .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, namespace, serviceAccountName));
-      } else {
-        throw new Error(
-          `InvokeAccess ${name}: mode must be one of pod-identity, irsa, node-role, got ${String(mode)}`,
-        );
       }
 
       const role = new aws.iam.Role(

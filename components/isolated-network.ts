@@ -1,6 +1,14 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BaseTags, componentTags } from "./tags";
+import {
+  ARG_NAME,
+  rangeProblem,
+  refuseProblems,
+  type ArgProblem,
+  type NameOf,
+  type Unparsed,
+} from "./validation";
 
 /** A VPC the sandbox function attaches to that has no way to reach any network. */
 export interface IsolatedNetworkArgs {
@@ -8,8 +16,39 @@ export interface IsolatedNetworkArgs {
   tags: BaseTags;
   /** The VPC's address block, a /16; each subnet gets a /20 of it. Default: `10.42.0.0/16`. */
   cidrBlock?: string;
-  /** How many private subnets, one per availability zone (at least 2). Default: 2. */
+  /** How many private subnets, one per availability zone (2 to 6). Default: 2. */
   availabilityZoneCount?: number;
+}
+
+export const ISOLATED_NETWORK_DEFAULTS = {
+  cidrBlock: "10.42.0.0/16",
+  availabilityZoneCount: 2,
+} as const;
+
+/** Zones: two for a function that survives one zone's outage, more than six buys nothing. */
+export const AVAILABILITY_ZONE_COUNT = { min: 2, max: 6 } as const;
+
+const SLASH_16 = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/;
+
+/** The problems of IsolatedNetworkArgs (a pure function: the stack config calls it too). */
+export function validateIsolatedNetworkArgs(
+  args: Unparsed<Omit<IsolatedNetworkArgs, "tags">>,
+  nameOf: NameOf = ARG_NAME,
+): ArgProblem[] {
+  const problems = rangeProblem(
+    nameOf,
+    "availabilityZoneCount",
+    args.availabilityZoneCount,
+    AVAILABILITY_ZONE_COUNT,
+    ISOLATED_NETWORK_DEFAULTS.availabilityZoneCount,
+  );
+  if (args.cidrBlock !== undefined && !SLASH_16.test(args.cidrBlock))
+    problems.push({
+      arg: "cidrBlock",
+      message: `${nameOf("cidrBlock")} must be a /16 block like 10.42.0.0/16, got ${JSON.stringify(args.cidrBlock)}`,
+      suggestion: ISOLATED_NETWORK_DEFAULTS.cidrBlock,
+    });
+  return problems;
 }
 
 /**
@@ -28,15 +67,11 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
 
   constructor(name: string, args: IsolatedNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:IsolatedNetwork", name, {}, opts);
-    const cidrBlock = args.cidrBlock ?? "10.42.0.0/16";
-    const availabilityZoneCount = args.availabilityZoneCount ?? 2;
+    const cidrBlock = args.cidrBlock ?? ISOLATED_NETWORK_DEFAULTS.cidrBlock;
+    const availabilityZoneCount =
+      args.availabilityZoneCount ?? ISOLATED_NETWORK_DEFAULTS.availabilityZoneCount;
     const tags = componentTags(args.tags, "isolated-network");
-
-    if (availabilityZoneCount < 2) {
-      throw new Error(
-        `IsolatedNetwork ${name}: availabilityZoneCount must be at least 2, got ${availabilityZoneCount}`,
-      );
-    }
+    refuseProblems("IsolatedNetwork", name, validateIsolatedNetworkArgs(args));
     const subnetCidrs = slash20s(cidrBlock, availabilityZoneCount);
 
     const vpc = new aws.ec2.Vpc(
@@ -115,20 +150,7 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
       return subnet;
     });
 
-    // AWS adds an allow-all egress rule to a new security group unless egress is given
-    // explicitly; `egress: []` makes Pulumi remove it and keep it removed.
-    const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-function-sg`,
-      {
-        vpcId: vpc.id,
-        description: "Sandbox function: no ingress, no egress",
-        ingress: [],
-        egress: [],
-        revokeRulesOnDelete: true,
-        tags: { ...tags, Name: `${name}-function` },
-      },
-      { parent: this },
-    );
+    const securityGroup = closedSecurityGroup(name, vpc.id, tags, this);
 
     this.vpcId = vpc.id;
     this.subnetIds = subnets.map((subnet) => subnet.id);
@@ -139,6 +161,31 @@ export class IsolatedNetwork extends pulumi.ComponentResource {
       securityGroupId: this.securityGroupId,
     });
   }
+}
+
+/**
+ * The function's security group: no rule at all. AWS adds an allow-all egress rule to a new
+ * security group unless egress is given explicitly; `egress: []` makes Pulumi remove it and
+ * keep it removed.
+ */
+export function closedSecurityGroup(
+  name: string,
+  vpcId: pulumi.Input<string>,
+  tags: Record<string, string>,
+  parent: pulumi.Resource,
+): aws.ec2.SecurityGroup {
+  return new aws.ec2.SecurityGroup(
+    `${name}-function-sg`,
+    {
+      vpcId,
+      description: "Sandbox function: no ingress, no egress",
+      ingress: [],
+      egress: [],
+      revokeRulesOnDelete: true,
+      tags: { ...tags, Name: `${name}-function` },
+    },
+    { parent },
+  );
 }
 
 /**
@@ -154,7 +201,7 @@ function fallbackZoneNames(count: number): string[] {
 
 /** The first `count` /20 blocks of a /16 (`10.42.0.0/16` -> `10.42.0.0/20`, `10.42.16.0/20`, ...). */
 export function slash20s(cidrBlock: string, count: number): string[] {
-  const match = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/.exec(cidrBlock);
+  const match = SLASH_16.exec(cidrBlock);
   if (!match) throw new Error(`IsolatedNetwork: cidrBlock must be a /16 like 10.42.0.0/16, got ${cidrBlock}`);
   if (count > 16) throw new Error(`IsolatedNetwork: a /16 holds at most 16 /20 subnets, ${count} requested`);
   return Array.from({ length: count }, (_, index) => `${match[1]}.${match[2]}.${index * 16}.0/20`);

@@ -2,10 +2,32 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_ALLOWED_MODULES } from "../backend/config";
-import { FlowLog } from "./flow-log";
-import { IsolatedNetwork } from "./isolated-network";
+import { DEFAULT_NAMES } from "../contract/names";
+import { allowListIssues, DEFAULT_ALLOWED_MODULES, VETTED_MODULES } from "../contract/sandbox-modules";
+import {
+  DEFAULT_RESERVED_CONCURRENCY,
+  defaultSandboxMemoryMb,
+  SANDBOX_ENV,
+  SANDBOX_LIMITS,
+} from "../contract/sandbox";
+import { FLOW_LOG_DEFAULTS, FLOW_LOG_TRAFFIC_TYPES, FlowLog, type FlowLogTrafficType } from "./flow-log";
+import {
+  closedSecurityGroup,
+  ISOLATED_NETWORK_DEFAULTS,
+  IsolatedNetwork,
+  validateIsolatedNetworkArgs,
+} from "./isolated-network";
 import { BaseTags, componentTags } from "./tags";
+import {
+  ARG_NAME,
+  LOG_RETENTION_DAYS,
+  numberOrUnset,
+  rangeProblem,
+  refuseProblems,
+  type ArgProblem,
+  type NameOf,
+  type Unparsed,
+} from "./validation";
 
 /** The directory holding `handler.py` and the `sandbox/` package. */
 export const LAMBDA_DIR = path.join(__dirname, "..", "lambda");
@@ -16,27 +38,31 @@ export interface SandboxFunctionArgs {
   tags: BaseTags;
   /** Function name. Default: `co-intelligence-code-executor`. */
   name?: string;
-  /** Function memory in MB. Default: 512. */
+  /** Function memory in MB (512 to 3008). Default: 512. */
   memoryMb?: number;
-  /** Function timeout in seconds; above the sandbox limit so a Timeout is answered. Default: 35. */
+  /**
+   * Function timeout in seconds: more than the sandbox limit so a Timeout is answered, and at
+   * most a minute more. Default: the sandbox limit + 5 s (35).
+   */
   timeoutSeconds?: number;
-  /** `SANDBOX_ALLOWED_MODULES`. Default: the contract's 15 modules (the handler's own default). */
+  /** `SANDBOX_ALLOWED_MODULES`: vetted modules only. Default: the contract's 15 modules (the handler's own default). */
   allowedModules?: string[];
-  /** `SANDBOX_TIMEOUT_MS`: user code's wall-clock limit. Default: 30000. */
+  /** `SANDBOX_TIMEOUT_MS`: user code's wall-clock limit (1000 to 120000). Default: 30000. */
   sandboxTimeoutMs?: number;
-  /** `SANDBOX_MAX_OUTPUT_BYTES`: cap of stdout and of stderr. Default: 65536. */
+  /** `SANDBOX_MAX_OUTPUT_BYTES`: cap of stdout and of stderr (1024 to 1048576). Default: 65536. */
   maxOutputBytes?: number;
-  /** `SANDBOX_MEMORY_MB`: user code's memory cap. Default: memoryMb - 96 (room for the handler's process and the zygote). */
+  /** `SANDBOX_MEMORY_MB`: user code's memory cap, below memoryMb. Default: memoryMb - 96 (room for the handler's process and the zygote). */
   sandboxMemoryMb?: number;
   /**
-   * Reserved concurrency: the function's share of the account's concurrency and its ceiling.
-   * Default: unset (the stack config's default is 20; new accounts limited to 10 cannot reserve
-   * any, hence the component leaves it to the caller); 0 is refused.
+   * Reserved concurrency: the function's share of the account's concurrency and its ceiling, so
+   * one busy client cannot take the account's whole Lambda concurrency (1 to 1000; 0 is refused:
+   * it would throttle every invoke). `"none"` reserves nothing: the explicit way out for new
+   * accounts whose limit of 10 allows no reservation. Default: 20.
    */
-  reservedConcurrency?: number;
+  reservedConcurrency?: number | "none";
   /** VPC flow log records kept: `REJECT` or `ALL`. Default: `REJECT`. */
-  flowLogTraffic?: "REJECT" | "ALL";
-  /** Retention of the function's log group, in days. Default: 30. */
+  flowLogTraffic?: FlowLogTrafficType;
+  /** Retention of the function's log group (and the flow logs), in days CloudWatch offers. Default: 30. */
   logRetentionDays?: number;
   /** Name of the function's own log group. Default: `/co-intelligence/<stack>/sandbox`. */
   logGroupName?: string;
@@ -48,10 +74,249 @@ export interface SandboxFunctionArgs {
   vpcId?: pulumi.Input<string>;
   /** Address block of the isolated VPC. Default: `10.42.0.0/16`. */
   vpcCidr?: string;
-  /** Availability zones (subnets) of the isolated VPC. Default: 2. */
+  /** Availability zones (subnets) of the isolated VPC (2 to 6). Default: 2. */
   availabilityZoneCount?: number;
   /** Directory with `handler.py` and `sandbox/`. Default: this repository's `lambda/`. */
   codeDir?: string;
+}
+
+/** The defaults that depend on nothing else; `resolveSandboxFunctionArgs` adds the two that do. */
+export const SANDBOX_FUNCTION_DEFAULTS = {
+  name: DEFAULT_NAMES.functionName,
+  memoryMb: SANDBOX_LIMITS.functionMemoryMb.default,
+  allowedModules: DEFAULT_ALLOWED_MODULES,
+  sandboxTimeoutMs: SANDBOX_LIMITS.timeoutMs.default,
+  maxOutputBytes: SANDBOX_LIMITS.maxOutputBytes.default,
+  reservedConcurrency: DEFAULT_RESERVED_CONCURRENCY,
+  logRetentionDays: FLOW_LOG_DEFAULTS.retentionDays,
+  flowLogTraffic: FLOW_LOG_DEFAULTS.trafficType,
+  vpcCidr: ISOLATED_NETWORK_DEFAULTS.cidrBlock,
+  availabilityZoneCount: ISOLATED_NETWORK_DEFAULTS.availabilityZoneCount,
+} as const;
+
+/**
+ * What the product needs, not the platform's maximums: a chat tool that runs for 15 minutes
+ * or prints 6 MB is a runaway, and these bounds keep one setting from turning the sandbox into
+ * a general compute service.
+ */
+export const SANDBOX_FUNCTION_BOUNDS = {
+  memoryMb: { min: SANDBOX_LIMITS.functionMemoryMb.min, max: 3008 },
+  sandboxTimeoutMs: { min: 1000, max: 120_000 },
+  maxOutputBytes: { min: 1024, max: 1024 * 1024 },
+  sandboxMemoryMb: { min: SANDBOX_LIMITS.minSandboxMemoryMb, max: 3008 },
+  reservedConcurrency: { min: 0, max: 1000 },
+  /** Seconds the function may run past the sandbox limit. */
+  timeoutSecondsBeyondLimit: 60,
+} as const;
+
+/** The args with every default applied: what the function is created from. */
+export type ResolvedSandboxFunctionArgs = SandboxFunctionArgs &
+  Required<
+    Pick<
+      SandboxFunctionArgs,
+      | "name"
+      | "memoryMb"
+      | "timeoutSeconds"
+      | "allowedModules"
+      | "sandboxTimeoutMs"
+      | "maxOutputBytes"
+      | "sandboxMemoryMb"
+      | "reservedConcurrency"
+      | "flowLogTraffic"
+      | "logRetentionDays"
+    >
+  >;
+
+/** Every default in one place; `timeoutSeconds` and `sandboxMemoryMb` follow from the limit and the memory. */
+export function resolveSandboxFunctionArgs(args: SandboxFunctionArgs): ResolvedSandboxFunctionArgs {
+  const d = SANDBOX_FUNCTION_DEFAULTS;
+  const memoryMb = args.memoryMb ?? d.memoryMb;
+  const sandboxTimeoutMs = args.sandboxTimeoutMs ?? d.sandboxTimeoutMs;
+  return {
+    ...args,
+    name: args.name ?? d.name,
+    memoryMb,
+    timeoutSeconds: args.timeoutSeconds ?? Math.min(900, Math.ceil(sandboxTimeoutMs / 1000) + 5),
+    allowedModules: args.allowedModules ?? [...d.allowedModules],
+    sandboxTimeoutMs,
+    maxOutputBytes: args.maxOutputBytes ?? d.maxOutputBytes,
+    sandboxMemoryMb: args.sandboxMemoryMb ?? defaultSandboxMemoryMb(memoryMb),
+    reservedConcurrency: args.reservedConcurrency ?? d.reservedConcurrency,
+    flowLogTraffic: args.flowLogTraffic ?? d.flowLogTraffic,
+    logRetentionDays: args.logRetentionDays ?? d.logRetentionDays,
+  };
+}
+
+/** The problems of SandboxFunctionArgs, defaults applied (a pure function: the stack config calls it too). */
+export function validateSandboxFunctionArgs(
+  given: Unparsed<SandboxFunctionArgs>,
+  nameOf: NameOf = ARG_NAME,
+): ArgProblem[] {
+  // What does not parse is reported below and reads as unset, so its default applies here.
+  const args = resolveSandboxFunctionArgs({
+    ...(given as SandboxFunctionArgs),
+    memoryMb: numberOrUnset(given.memoryMb),
+    timeoutSeconds: numberOrUnset(given.timeoutSeconds),
+    sandboxTimeoutMs: numberOrUnset(given.sandboxTimeoutMs),
+    maxOutputBytes: numberOrUnset(given.maxOutputBytes),
+    sandboxMemoryMb: numberOrUnset(given.sandboxMemoryMb),
+    reservedConcurrency:
+      given.reservedConcurrency === "none" ? "none" : numberOrUnset(given.reservedConcurrency),
+    logRetentionDays: numberOrUnset(given.logRetentionDays),
+    availabilityZoneCount: numberOrUnset(given.availabilityZoneCount),
+  });
+  const d = SANDBOX_FUNCTION_DEFAULTS;
+  const b = SANDBOX_FUNCTION_BOUNDS;
+  const limitSeconds = Math.ceil(args.sandboxTimeoutMs / 1000);
+  const problems: ArgProblem[] = [
+    ...rangeProblem(nameOf, "memoryMb", given.memoryMb, b.memoryMb, d.memoryMb),
+    ...rangeProblem(
+      nameOf,
+      "sandboxTimeoutMs",
+      given.sandboxTimeoutMs,
+      b.sandboxTimeoutMs,
+      d.sandboxTimeoutMs,
+    ),
+    ...rangeProblem(
+      nameOf,
+      "timeoutSeconds",
+      given.timeoutSeconds,
+      { min: 1, max: limitSeconds + b.timeoutSecondsBeyondLimit },
+      Math.min(900, limitSeconds + 5),
+    ),
+    ...rangeProblem(nameOf, "maxOutputBytes", given.maxOutputBytes, b.maxOutputBytes, d.maxOutputBytes),
+    ...rangeProblem(
+      nameOf,
+      "sandboxMemoryMb",
+      given.sandboxMemoryMb,
+      b.sandboxMemoryMb,
+      defaultSandboxMemoryMb(args.memoryMb),
+    ),
+    ...(given.reservedConcurrency !== "none"
+      ? rangeProblem(
+          nameOf,
+          "reservedConcurrency",
+          given.reservedConcurrency,
+          b.reservedConcurrency,
+          d.reservedConcurrency,
+        )
+      : []),
+  ];
+  // The function must outlive the sandbox's own limit so a Timeout is answered, not killed.
+  if (args.timeoutSeconds * 1000 <= args.sandboxTimeoutMs)
+    problems.push({
+      arg: "timeoutSeconds",
+      message:
+        `${nameOf("timeoutSeconds")} must be more than the sandbox limit (${args.sandboxTimeoutMs} ms), ` +
+        `at least ${limitSeconds + 1}`,
+      suggestion: String(limitSeconds + 5),
+    });
+  if (args.sandboxMemoryMb >= args.memoryMb)
+    problems.push({
+      arg: "sandboxMemoryMb",
+      message:
+        `${nameOf("sandboxMemoryMb")} must be below ${nameOf("memoryMb")} (${args.memoryMb}): ` +
+        "the warm parent needs room too",
+      suggestion: String(defaultSandboxMemoryMb(args.memoryMb)),
+    });
+  if (args.reservedConcurrency === 0)
+    problems.push({
+      arg: "reservedConcurrency",
+      message:
+        `${nameOf("reservedConcurrency")} 0 would disable the function (every invoke is throttled); ` +
+        "give a positive number, or none to reserve nothing",
+      suggestion: String(d.reservedConcurrency),
+    });
+  const retention = rangeProblem(
+    nameOf,
+    "logRetentionDays",
+    given.logRetentionDays,
+    { min: LOG_RETENTION_DAYS[0], max: LOG_RETENTION_DAYS[LOG_RETENTION_DAYS.length - 1]! },
+    d.logRetentionDays,
+  );
+  problems.push(...retention);
+  if (
+    retention.length === 0 &&
+    typeof given.logRetentionDays === "number" &&
+    !(LOG_RETENTION_DAYS as readonly number[]).includes(given.logRetentionDays)
+  )
+    problems.push({
+      arg: "logRetentionDays",
+      message: `${nameOf("logRetentionDays")} must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+      suggestion: String(d.logRetentionDays),
+    });
+  if (!(FLOW_LOG_TRAFFIC_TYPES as readonly string[]).includes(args.flowLogTraffic))
+    problems.push({
+      arg: "flowLogTraffic",
+      message: `${nameOf("flowLogTraffic")} must be ${FLOW_LOG_TRAFFIC_TYPES.join(" or ")}, got ${JSON.stringify(args.flowLogTraffic)}`,
+      suggestion: d.flowLogTraffic,
+    });
+  problems.push(...allowListProblems(args.allowedModules, nameOf));
+  problems.push(...networkProblems(given, nameOf));
+  return problems;
+}
+
+/** The allow-list rule of contract/sandbox-modules.ts, worded for this argument. */
+function allowListProblems(modules: readonly string[], nameOf: NameOf): ArgProblem[] {
+  const name = nameOf("allowedModules");
+  const issues = allowListIssues(modules);
+  const problem = (message: string): ArgProblem => ({
+    arg: "allowedModules",
+    message,
+    suggestion: "math,json,re",
+  });
+  return [
+    ...(issues.empty ? [problem(`${name} is empty`)] : []),
+    ...(issues.malformed.length > 0
+      ? [
+          problem(
+            `${name} must hold top-level module names, got ${issues.malformed.map((m) => JSON.stringify(m)).join(", ")}`,
+          ),
+        ]
+      : []),
+    ...(issues.unvetted.length > 0
+      ? [
+          problem(
+            `${name} may only name vetted modules (they compute without files, network, processes ` +
+              `or interpreter internals), got ${issues.unvetted.join(", ")}; vetted: ${Object.keys(VETTED_MODULES).join(", ")}`,
+          ),
+        ]
+      : []),
+  ];
+}
+
+/** An isolated VPC, or existing subnets with a VPC (for a closed security group) or security groups. */
+function networkProblems(args: Unparsed<SandboxFunctionArgs>, nameOf: NameOf): ArgProblem[] {
+  if (args.subnetIds === undefined) {
+    const problems = validateIsolatedNetworkArgs(
+      { cidrBlock: args.vpcCidr, availabilityZoneCount: args.availabilityZoneCount },
+      (arg) => nameOf(arg === "cidrBlock" ? "vpcCidr" : arg),
+    ).map((p) => ({ ...p, arg: p.arg === "cidrBlock" ? "vpcCidr" : p.arg }));
+    if (args.securityGroupIds !== undefined || args.vpcId !== undefined)
+      problems.push({
+        arg: "subnetIds",
+        message: `${nameOf("securityGroupIds")} and ${nameOf("vpcId")} only apply with existing subnets (or remove them for the isolated VPC)`,
+        suggestion: "subnet-...",
+      });
+    return problems;
+  }
+  if (args.subnetIds.length === 0)
+    return [
+      {
+        arg: "subnetIds",
+        message: `${nameOf("subnetIds")} is empty (without it an isolated VPC is created)`,
+        remove: true,
+      },
+    ];
+  if (args.securityGroupIds === undefined && args.vpcId === undefined)
+    return [
+      {
+        arg: "vpcId",
+        message: `${nameOf("subnetIds")} needs ${nameOf("vpcId")} (a closed security group is created there) or ${nameOf("securityGroupIds")}`,
+        suggestion: "vpc-...",
+      },
+    ];
+  return [];
 }
 
 /**
@@ -69,37 +334,14 @@ export class SandboxFunction extends pulumi.ComponentResource {
   public readonly securityGroupIds: pulumi.Output<string[]>;
   public readonly vpcId: pulumi.Output<string | undefined>;
 
-  constructor(name: string, args: SandboxFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, given: SandboxFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("co-intelligence:components:SandboxFunction", name, {}, opts);
-    const functionName = args.name ?? "co-intelligence-code-executor";
-    const memoryMb = args.memoryMb ?? 512;
-    const timeoutSeconds = args.timeoutSeconds ?? 35;
-    const allowedModules = args.allowedModules ?? [...DEFAULT_ALLOWED_MODULES];
-    const sandboxTimeoutMs = args.sandboxTimeoutMs ?? 30000;
-    const maxOutputBytes = args.maxOutputBytes ?? 65536;
-    const sandboxMemoryMb = args.sandboxMemoryMb ?? Math.max(64, memoryMb - 96);
-    const reservedConcurrency = args.reservedConcurrency;
-    const logRetentionDays = args.logRetentionDays ?? 30;
+    refuseProblems("SandboxFunction", name, validateSandboxFunctionArgs(given));
+    const args = resolveSandboxFunctionArgs(given);
+    const functionName = args.name;
     const logGroupName = args.logGroupName ?? `/co-intelligence/${args.tags.stack}/sandbox`;
     const codeDir = args.codeDir ?? LAMBDA_DIR;
     const tags = componentTags(args.tags, "sandbox-function");
-
-    if (reservedConcurrency !== undefined && reservedConcurrency < 1) {
-      throw new Error(
-        `SandboxFunction ${name}: reservedConcurrency ${reservedConcurrency} would disable the function ` +
-          "(every invoke throttled); leave it unset or give a positive number",
-      );
-    }
-    if (timeoutSeconds * 1000 <= sandboxTimeoutMs) {
-      throw new Error(
-        `SandboxFunction ${name}: timeoutSeconds (${timeoutSeconds}) must exceed the sandbox limit (${sandboxTimeoutMs} ms)`,
-      );
-    }
-    if (sandboxMemoryMb >= memoryMb) {
-      throw new Error(
-        `SandboxFunction ${name}: sandboxMemoryMb (${sandboxMemoryMb}) must be below memoryMb (${memoryMb})`,
-      );
-    }
 
     // The network: an isolated VPC unless existing subnets are given.
     let subnetIds: pulumi.Output<string[]>;
@@ -122,24 +364,8 @@ export class SandboxFunction extends pulumi.ComponentResource {
       if (args.securityGroupIds !== undefined) {
         securityGroupIds = pulumi.all(args.securityGroupIds);
       } else {
-        if (args.vpcId === undefined) {
-          throw new Error(
-            `SandboxFunction ${name}: subnetIds needs vpcId (for a closed security group) or securityGroupIds`,
-          );
-        }
-        // Same rule as in the isolated network: explicit empty lists, or AWS adds allow-all egress.
-        const securityGroup = new aws.ec2.SecurityGroup(
-          `${name}-function-sg`,
-          {
-            vpcId: args.vpcId,
-            description: "Sandbox function: no ingress, no egress",
-            ingress: [],
-            egress: [],
-            revokeRulesOnDelete: true,
-            tags: { ...tags, Name: `${name}-function` },
-          },
-          { parent: this },
-        );
+        // (validateSandboxFunctionArgs refused subnets with neither a VPC nor security groups.)
+        const securityGroup = closedSecurityGroup(name, args.vpcId!, tags, this);
         securityGroupIds = pulumi.all([securityGroup.id]);
       }
     }
@@ -151,8 +377,8 @@ export class SandboxFunction extends pulumi.ComponentResource {
       {
         tags: args.tags,
         ...(isolatedVpcId !== undefined ? { vpcId: isolatedVpcId } : { subnetIds: args.subnetIds }),
-        trafficType: args.flowLogTraffic ?? "REJECT",
-        retentionDays: logRetentionDays,
+        trafficType: args.flowLogTraffic,
+        retentionDays: args.logRetentionDays,
         logGroupName: `${logGroupName}-flow-logs`,
       },
       { parent: this },
@@ -162,7 +388,7 @@ export class SandboxFunction extends pulumi.ComponentResource {
     // creating that name would clash; the function's logging config points here instead.
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { name: logGroupName, retentionInDays: logRetentionDays, tags },
+      { name: logGroupName, retentionInDays: args.logRetentionDays, tags },
       { parent: this },
     );
 
@@ -190,18 +416,12 @@ export class SandboxFunction extends pulumi.ComponentResource {
         architectures: ["arm64"],
         handler: "handler.handler",
         code: sandboxCodeArchive(codeDir),
-        memorySize: memoryMb,
-        timeout: timeoutSeconds,
+        memorySize: args.memoryMb,
+        timeout: args.timeoutSeconds,
         role: role.arn,
-        reservedConcurrentExecutions: reservedConcurrency,
-        environment: {
-          variables: sandboxEnvironment({
-            allowedModules,
-            sandboxTimeoutMs,
-            maxOutputBytes,
-            sandboxMemoryMb,
-          }),
-        },
+        reservedConcurrentExecutions:
+          args.reservedConcurrency === "none" ? undefined : args.reservedConcurrency,
+        environment: { variables: sandboxEnvironment(args) },
         loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
         vpcConfig: { subnetIds, securityGroupIds },
         tags,
@@ -237,44 +457,51 @@ export function sandboxEnvironment(limits: {
   sandboxMemoryMb: number;
 }): Record<string, string> {
   return {
-    SANDBOX_ALLOWED_MODULES: limits.allowedModules.join(","),
-    SANDBOX_TIMEOUT_MS: String(limits.sandboxTimeoutMs),
-    SANDBOX_MAX_OUTPUT_BYTES: String(limits.maxOutputBytes),
-    SANDBOX_MEMORY_MB: String(limits.sandboxMemoryMb),
+    [SANDBOX_ENV.allowedModules]: limits.allowedModules.join(","),
+    [SANDBOX_ENV.timeoutMs]: String(limits.sandboxTimeoutMs),
+    [SANDBOX_ENV.maxOutputBytes]: String(limits.maxOutputBytes),
+    [SANDBOX_ENV.memoryMb]: String(limits.sandboxMemoryMb),
   };
 }
 
-/** The native helper the function loads (lambda/native/build.sh), for its arm64 architecture. */
-export const NATIVE_HELPER = "sandbox/native/aarch64/_sandbox_kernel.abi3.so";
+/**
+ * The native helper builds (native/build.sh writes them into lambda/): the arm64 one is what
+ * the function loads; the x86_64 one ships too, so that `lambda/` is exactly the archive and
+ * the archive runs unchanged on either architecture.
+ */
+export const NATIVE_HELPERS = [
+  "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
+  "sandbox/native/x86_64/_sandbox_kernel.abi3.so",
+] as const;
+
+/** What the function can use: Python source and the native helper's shared objects. */
+const SHIPPED = /\.(py|so)$/;
 
 /**
- * The files the function ships, by archive path: `handler.py`, every `.py` file of the
- * `sandbox/` package, and the native helper built for arm64 (the x86_64 build is for local
- * runs). `lambda/local/` (the local runtime), `lambda/native/` (the helper's source) and
- * byte-code caches stay out.
+ * The files the function ships, by archive path: the Python sources and native helper builds
+ * of `lambda/` (the handler, the `sandbox/` package, both helper builds). `lambda/` holds only
+ * what ships (the local runtime lives in dev/, the helper's source in native/), so this is all
+ * of it; byte-code caches, hidden files and anything else a developer leaves there stay out.
  */
 export function sandboxPackageFiles(codeDir: string = LAMBDA_DIR): Record<string, string> {
-  const files: Record<string, string> = { "handler.py": path.join(codeDir, "handler.py") };
+  const files: Record<string, string> = {};
   const walk = (dir: string, prefix: string): void => {
     for (const entry of fs
       .readdirSync(dir, { withFileTypes: true })
       .sort((a, b) => a.name.localeCompare(b.name))) {
-      if (entry.isDirectory() && entry.name !== "__pycache__") {
-        walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
-      } else if (entry.isFile() && entry.name.endsWith(".py")) {
+      if (entry.name.startsWith(".") || entry.name === "__pycache__") continue;
+      if (entry.isDirectory()) walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
+      else if (entry.isFile() && SHIPPED.test(entry.name))
         files[`${prefix}${entry.name}`] = path.join(dir, entry.name);
-      }
     }
   };
-  walk(path.join(codeDir, "sandbox"), "sandbox/");
-  files[NATIVE_HELPER] = path.join(codeDir, NATIVE_HELPER);
-  for (const required of ["handler.py", NATIVE_HELPER]) {
-    if (!fs.existsSync(files[required]!)) {
+  walk(codeDir, "");
+  for (const required of ["handler.py", ...NATIVE_HELPERS]) {
+    if (files[required] === undefined) {
+      const arch = /native\/(\w+)\//.exec(required)?.[1];
       throw new Error(
-        `SandboxFunction: ${files[required]} is missing; the function's code lives in lambda/` +
-          (required === NATIVE_HELPER
-            ? " (rebuild the helper with: bash lambda/native/build.sh aarch64)"
-            : ""),
+        `SandboxFunction: ${path.join(codeDir, required)} is missing; the function's code lives in lambda/` +
+          (arch === undefined ? "" : ` (rebuild the helper with: bash native/build.sh ${arch})`),
       );
     }
   }

@@ -5,7 +5,7 @@
  * A module is vetted when it computes on values with no file, network, process, environment or
  * interpreter access of its own, needs no file once imported (a sandbox child can open none), and
  * hands out no raw memory access. The Python copy the function uses is
- * lambda/sandbox/modules.py; tests/infra/sandbox-env-contract.test.ts keeps the two equal.
+ * lambda/sandbox/modules.py; tests/infra/sandbox-env-contract.test.ts compares the two.
  */
 
 export const DEFAULT_ALLOWED_MODULES: readonly string[] = [
@@ -69,4 +69,35 @@ export const VETTED_MODULES: Readonly<Record<string, string>> = {
 /** The names in `modules` that are not vetted, in the order given. */
 export function unvettedModules(modules: readonly string[]): string[] {
   return modules.filter((name) => !Object.hasOwn(VETTED_MODULES, name));
+}
+
+/** An allow-list entry: a top-level module name (no dots: a package's parts come with it). */
+export const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** An allow-list, split by comma as SANDBOX_ALLOWED_MODULES is, blanks dropped. */
+export function splitModuleList(text: string): string[] {
+  return text
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+}
+
+/**
+ * What is wrong with an allow-list, by the one rule the stack config, the function's own
+ * parser and doctor apply: it names at least one module, every entry is a top-level module
+ * name, and every module is vetted. Each caller words it for its reader.
+ */
+export function allowListIssues(names: readonly string[]): {
+  empty: boolean;
+  /** Entries that are not module names, in the order given. */
+  malformed: string[];
+  /** Well-formed names that are not vetted, in the order given. */
+  unvetted: string[];
+} {
+  const malformed = names.filter((name) => !MODULE_NAME.test(name));
+  return {
+    empty: names.length === 0,
+    malformed,
+    unvetted: unvettedModules(names.filter((name) => MODULE_NAME.test(name))),
+  };
 }

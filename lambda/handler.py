@@ -66,13 +66,23 @@ def _start_sandbox() -> None:
         # process of the same uid that could open files could not read them there.
         native.load().set_dumpable(0)
         zygote = ZygoteClient(
-            _CONFIG.allowed_modules, _cpu_seconds(_CONFIG.timeout_ms), _CONFIG.memory_mb, _CONFIG.max_output_bytes
+            _CONFIG.allowed_modules,
+            _cpu_seconds(_CONFIG.timeout_ms),
+            _CONFIG.memory_mb,
+            _CONFIG.max_output_bytes,
         )
         zygote.start()
         zygote.pump(5.0)  # the first standby child, so the first request does not wait for it
         _ZYGOTE, _ZYGOTE_ERROR = zygote, None
         _INIT_MS = (time.perf_counter() - started) * 1000
-        _log({"level": "INFO", "message": "sandbox ready", "initMs": round(_INIT_MS, 1), "unavailableModules": zygote.unavailable_modules})
+        _log(
+            {
+                "level": "INFO",
+                "message": "sandbox ready",
+                "initMs": round(_INIT_MS, 1),
+                "unavailableModules": zygote.unavailable_modules,
+            }
+        )
     except (SandboxUnavailable, native.NativeHelperMissing) as exc:
         _ZYGOTE, _ZYGOTE_ERROR = None, str(exc)
         _log({"level": "ERROR", "message": "sandbox unavailable", "error": _ZYGOTE_ERROR})
@@ -100,7 +110,9 @@ def _validate(event: Any, config: SandboxConfig) -> Tuple[str, int]:
     if timeout_ms is None:
         return code, config.timeout_ms
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
-        raise InvalidRequest(f'"timeoutMs" must be an integer number of milliseconds, got {type(timeout_ms).__name__}')
+        raise InvalidRequest(
+            f'"timeoutMs" must be an integer number of milliseconds, got {type(timeout_ms).__name__}'
+        )
     if isinstance(timeout_ms, float) and (not math.isfinite(timeout_ms) or not timeout_ms.is_integer()):
         raise InvalidRequest(f'"timeoutMs" must be an integer number of milliseconds, got {timeout_ms!r}')
     if timeout_ms < 1:
@@ -139,7 +151,14 @@ def _sandbox(request_id: str) -> ZygoteClient:
             _ZYGOTE.close()
         _start_sandbox()
     if _ZYGOTE is None:
-        _log({"level": "ERROR", "message": "sandbox unavailable", "requestId": request_id, "error": _ZYGOTE_ERROR})
+        _log(
+            {
+                "level": "ERROR",
+                "message": "sandbox unavailable",
+                "requestId": request_id,
+                "error": _ZYGOTE_ERROR,
+            }
+        )
         raise SandboxUnavailable(_ZYGOTE_ERROR)
     return _ZYGOTE
 
@@ -149,13 +168,22 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
     started = time.perf_counter()
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
     if _CONFIG is None:
-        _log({"level": "ERROR", "message": "sandbox configuration error", "requestId": request_id, "error": _CONFIG_ERROR})
+        _log(
+            {
+                "level": "ERROR",
+                "message": "sandbox configuration error",
+                "requestId": request_id,
+                "error": _CONFIG_ERROR,
+            }
+        )
         raise ConfigError(_CONFIG_ERROR)
     config = _CONFIG
     try:
         code, timeout_ms = _validate(event, config)
     except InvalidRequest as exc:
-        execution = Execution(ok=False, error={"type": "InvalidRequest", "message": str(exc), "traceback": None})
+        execution = Execution(
+            ok=False, error={"type": "InvalidRequest", "message": str(exc), "traceback": None}
+        )
         timeout_ms = 0
     else:
         remaining = _remaining_ms(context)
@@ -166,7 +194,14 @@ def handler(event: Any, context: Any = None) -> Dict[str, Any]:
             execution = execute(zygote, code, timeout_ms, config.memory_mb, config.max_output_bytes)
         except SandboxUnavailable as exc:
             zygote.close()  # started afresh by the next invocation
-            _log({"level": "ERROR", "message": "sandbox unavailable", "requestId": request_id, "error": str(exc)})
+            _log(
+                {
+                    "level": "ERROR",
+                    "message": "sandbox unavailable",
+                    "requestId": request_id,
+                    "error": str(exc),
+                }
+            )
             raise
     duration_ms = (time.perf_counter() - started) * 1000
     error_type = execution.error["type"] if execution.error else None

@@ -4,7 +4,9 @@
  * the turn itself is backend/chat-loop.ts.
  */
 import type { FastifyInstance } from "fastify";
-import { chatTurn, type ChatMessage } from "../chat-loop";
+import { ROUTES } from "../../contract/http";
+import type { ChatMessage } from "../../contract/chat";
+import { chatTurn } from "../chat-loop";
 import { sendError } from "../errors";
 import { requestCancellation } from "../cancellation";
 import { holdSlot } from "../capacity";
@@ -35,7 +37,7 @@ const EXAMPLE = 'send JSON like {"messages":[{"role":"user","content":"What\'s 2
 
 export async function chatRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { messages: ChatMessage[] } }>(
-    "/api/chat",
+    ROUTES.chat,
     {
       schema: { body: chatBody },
       onRequest: holdSlot(
@@ -52,14 +54,12 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
       if (blank >= 0)
         return sendError(
           reply,
-          400,
           "InvalidRequest",
           `Invalid request: body/messages/${blank}/content is only whitespace; every message needs some text; ${EXAMPLE}`,
         );
       if (messages[messages.length - 1]?.role !== "user")
         return sendError(
           reply,
-          400,
           "InvalidRequest",
           `Invalid request: the last message must be the user's (role "user"); send the conversation ending with the new question; ${EXAMPLE}`,
         );

@@ -1,16 +1,18 @@
 /**
  * POST /api/execute: runs code directly in the sandbox and answers its response as JSON
- * (smoke tests, on-call). Outcomes of the code are 200; a malformed request the sandbox
- * refused (InvalidRequest) is the client's error, 400; a sandbox that cannot be reached is 502,
- * a busy one or a server shutting down 503 with Retry-After, each with the same shape so
+ * (smoke tests, on-call), with the status contract/http.ts gives its error type (outcomes of
+ * the code 200, a request the sandbox calls malformed 400, an unreachable or broken sandbox
+ * 502, a busy one or a server shutting down 503 with Retry-After), each in the same shape so
  * callers always get something to read. A client that disconnects aborts the invocation.
  */
 import type { FastifyInstance } from "fastify";
+import { executeStatus, ROUTES } from "../../contract/http";
+import { SANDBOX_LIMITS } from "../../contract/sandbox";
 import { requestCancellation } from "../cancellation";
 import { holdSlot } from "../capacity";
 
 /** The sandbox's own limit (CONTRACT section 1): 64 KiB of code. */
-export const MAX_CODE_CHARS = 65536;
+export const MAX_CODE_CHARS = SANDBOX_LIMITS.maxCodeBytes;
 
 const executeBody = {
   type: "object",
@@ -18,17 +20,9 @@ const executeBody = {
   properties: { code: { type: "string", minLength: 1, maxLength: MAX_CODE_CHARS } },
 } as const;
 
-const STATUS_BY_ERROR: Record<string, { status: number; retryAfter?: string }> = {
-  InvalidRequest: { status: 400 },
-  SandboxUnavailable: { status: 502 },
-  SandboxError: { status: 502 },
-  Throttled: { status: 503, retryAfter: "2" },
-  ServerShuttingDown: { status: 503, retryAfter: "5" },
-};
-
 export async function executeRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { code: string } }>(
-    "/api/execute",
+    ROUTES.execute,
     {
       schema: { body: executeBody },
       onRequest: holdSlot(
@@ -66,9 +60,9 @@ export async function executeRoutes(app: FastifyInstance): Promise<void> {
         reply.hijack();
         return;
       }
-      const mapped = STATUS_BY_ERROR[result.error?.type ?? ""];
-      if (mapped?.retryAfter) reply.header("retry-after", mapped.retryAfter);
-      return reply.code(mapped?.status ?? 200).send(result);
+      const { status, retryAfterSeconds } = executeStatus(result.error?.type);
+      if (retryAfterSeconds !== undefined) reply.header("retry-after", String(retryAfterSeconds));
+      return reply.code(status).send(result);
     },
   );
 }

@@ -3,15 +3,16 @@
  * shutting down; 503 with what is missing otherwise, in the contract's error shape too).
  */
 import type { FastifyInstance } from "fastify";
+import { HTTP_ERROR_STATUS, ROUTES } from "../../contract/http";
 import { missingConfiguration } from "../config";
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) => {
+  app.get(ROUTES.health, async () => ({ status: "ok" }));
+  app.get(ROUTES.ready, async (_request, reply) => {
     const missing = missingConfiguration(app.backend.config);
     if (app.backend.closing) missing.push("the server is shutting down");
     if (missing.length > 0)
-      return reply.code(503).send({
+      return reply.code(HTTP_ERROR_STATUS.NotReady).send({
         status: "not ready",
         missing,
         error: { type: "NotReady", message: `Not ready: ${missing.join("; ")}` },

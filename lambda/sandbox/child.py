@@ -59,10 +59,16 @@ def wire_descriptors(stdout_fd: int, stderr_fd: int, result_fd: int, code_fd: in
     os.closerange(CODE_FD + 1, 1 << 20)
     sys.stdin = io.TextIOWrapper(io.FileIO(STDIN_FD, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(
-        io.FileIO(STDOUT_FD, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+        io.FileIO(STDOUT_FD, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        write_through=True,
     )
     sys.stderr = io.TextIOWrapper(
-        io.FileIO(STDERR_FD, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+        io.FileIO(STDERR_FD, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        write_through=True,
     )
 
 
@@ -81,7 +87,8 @@ def set_resource_limits(cpu_seconds: int, memory_bytes: int) -> None:
     Stops: CPU burn past the limit (SIGXCPU), memory bombs (MemoryError at the cap, on top of
     what the zygote had mapped), descriptor floods and core dumps; RLIMIT_NPROC 0 refuses new
     processes for an unprivileged uid even without the filter. The child cannot raise a hard
-    limit, and only the CPU limit has a soft limit below it. Does not stop wall-clock waits (the parent's deadline does).
+    limit, and only the CPU limit has a soft limit below it. Does not stop wall-clock waits (the
+    parent's deadline does).
     """
     base = _mapped_bytes()
     limits = {
@@ -323,7 +330,9 @@ def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) ->
     return None
 
 
-def describe_error(exc: BaseException, source_lines: List[str], memory_mb: int, allowed_modules: Tuple[str, ...]) -> Dict[str, Any]:
+def describe_error(
+    exc: BaseException, source_lines: List[str], memory_mb: int, allowed_modules: Tuple[str, ...]
+) -> Dict[str, Any]:
     kind = error_type_of(exc)
     refused_module = _outside_allow_list(exc, allowed_modules) if kind != "ModuleNotAllowed" else None
     if kind == "MemoryLimit":
@@ -414,7 +423,10 @@ def run_child(
     except BaseException as exc:
         try:
             reason = f"{type(exc).__name__}: {exc}"
-            _write_all(RESULT_FD, protocol.CHILD_FAILED + reason.encode("utf-8", "replace")[: protocol.MAX_FAILURE_BYTES])
+            _write_all(
+                RESULT_FD,
+                protocol.CHILD_FAILED + reason.encode("utf-8", "replace")[: protocol.MAX_FAILURE_BYTES],
+            )
         finally:
             os._exit(70)
     status = 0
@@ -446,7 +458,13 @@ def run_code(code: str, builtins_namespace: Dict[str, Any], plan: Any) -> bytes:
         error = {"type": "SyntaxError", "message": _safe_str(exc), "traceback": None}
     else:
         ok, result, truncated, error = run_user_code(
-            body, expr, builtins_namespace, plan.max_output_bytes, source_lines, plan.memory_mb, plan.allowed_modules
+            body,
+            expr,
+            builtins_namespace,
+            plan.max_output_bytes,
+            source_lines,
+            plan.memory_mb,
+            plan.allowed_modules,
         )
     try:
         sys.stdout.flush()

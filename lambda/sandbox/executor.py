@@ -78,7 +78,9 @@ def _send_code(standby: Standby, code: str) -> bool:
         standby.code_fd = -1
 
 
-def execute(zygote: ZygoteClient, code: str, timeout_ms: int, memory_mb: int, max_output_bytes: int) -> Execution:
+def execute(
+    zygote: ZygoteClient, code: str, timeout_ms: int, memory_mb: int, max_output_bytes: int
+) -> Execution:
     """Run `code` in a standby child and return what happened. Raises SandboxUnavailable only
     when the sandbox cannot give a child at all."""
     standby = zygote.take_standby()
@@ -87,17 +89,27 @@ def execute(zygote: ZygoteClient, code: str, timeout_ms: int, memory_mb: int, ma
         standby.close()
         standby = zygote.take_standby()
         _send_code(standby, code)
-    out, err, res = _Stream(max_output_bytes), _Stream(max_output_bytes), _Stream(protocol.result_capacity(max_output_bytes))
+    out, err, res = (
+        _Stream(max_output_bytes),
+        _Stream(max_output_bytes),
+        _Stream(protocol.result_capacity(max_output_bytes)),
+    )
     streams = {standby.stdout_fd: out, standby.stderr_fd: err, standby.result_fd: res}
     try:
-        timed_out, ended, reported = _supervise(zygote, standby, streams, timeout_ms / 1000.0, max_output_bytes)
+        timed_out, ended, reported = _supervise(
+            zygote, standby, streams, timeout_ms / 1000.0, max_output_bytes
+        )
     finally:
         standby.close()
     return _interpret(out, err, res, timed_out, ended, reported, timeout_ms, memory_mb)
 
 
 def _supervise(
-    zygote: ZygoteClient, standby: Standby, streams: Dict[int, _Stream], timeout_s: float, max_output_bytes: int
+    zygote: ZygoteClient,
+    standby: Standby,
+    streams: Dict[int, _Stream],
+    timeout_s: float,
+    max_output_bytes: int,
 ) -> Tuple[bool, Optional[ChildExit], Optional[protocol.ReportedOutcome]]:
     """Read the pipes (capped) until the child is done, or the deadline.
 
@@ -121,7 +133,11 @@ def _supervise(
     while standby.pid not in zygote.exits:
         if not open_fds and not checked_result:
             checked_result = True  # without a valid result, how it ended decides: wait for that
-            reported = None if result_stream.overflowed else protocol.decode_result(bytes(result_stream.data), max_output_bytes)
+            reported = (
+                None
+                if result_stream.overflowed
+                else protocol.decode_result(bytes(result_stream.data), max_output_bytes)
+            )
             if reported is not None:
                 zygote.kill(standby)
                 zygote.forget(standby.pid)
@@ -202,9 +218,14 @@ def _interpret(
         execution.truncated = execution.truncated or reported.result_truncated
         return execution
     peak_mb = execution.max_rss_kb / 1024
-    if signalled and signal_number in (signal.SIGKILL, signal.SIGSEGV) and peak_mb >= MEMORY_EVIDENCE_SHARE * memory_mb:
+    if (
+        signalled
+        and signal_number in (signal.SIGKILL, signal.SIGSEGV)
+        and peak_mb >= MEMORY_EVIDENCE_SHARE * memory_mb
+    ):
         execution.error = _error(
-            "MemoryLimit", f"the code was stopped at the sandbox memory limit ({memory_mb} MB; it reached {peak_mb:.0f} MB)"
+            "MemoryLimit",
+            f"the code was stopped at the sandbox memory limit ({memory_mb} MB; it reached {peak_mb:.0f} MB)",
         )
     elif signalled and signal_number == signal.SIGSYS:
         execution.error = _error(
@@ -217,10 +238,14 @@ def _interpret(
             f"the code's process was ended by {name} after using {peak_mb:.0f} MB; nothing it did persists",
         )
     elif res.overflowed or res.data:
-        execution.error = _error("ProcessCrashed", "the code's process sent a result the sandbox could not read")
+        execution.error = _error(
+            "ProcessCrashed", "the code's process sent a result the sandbox could not read"
+        )
     else:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-        execution.error = _error("ProcessCrashed", f"the code's process ended without a result (exit status {code})")
+        execution.error = _error(
+            "ProcessCrashed", f"the code's process ended without a result (exit status {code})"
+        )
     return execution
 
 

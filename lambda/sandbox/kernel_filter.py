@@ -84,7 +84,10 @@ RULES: Dict[str, Tuple[str, Tuple[ArgRule, ...]]] = {
     "mprotect": ("fallback: glibc's malloc sets protections on its heaps; never executable", NO_EXEC),
     "madvise": ("fallback: glibc's malloc hands free pages of its heaps back", ()),
     "getrandom": ("measured: random, secrets, uuid4 and hash seeds", ()),
-    "clock_gettime": ("measured: process CPU time (time.process_time); other clocks when the vDSO cannot", ()),
+    "clock_gettime": (
+        "measured: process CPU time (time.process_time); other clocks when the vDSO cannot",
+        (),
+    ),
     "clock_getres": ("fallback: clock resolution when the vDSO cannot answer", ()),
     "gettimeofday": ("fallback: wall-clock time when the vDSO cannot answer", ()),
     "clock_nanosleep": ("measured: time.sleep (bounded by the parent's wall-clock limit)", ()),
@@ -108,18 +111,56 @@ RULES: Dict[str, Tuple[str, Tuple[ArgRule, ...]]] = {
 # the kernel's headers.
 SYSCALL_NUMBERS: Dict[str, Dict[str, int]] = {
     "x86_64": {
-        "read": 0, "write": 1, "close": 3, "mmap": 9, "mprotect": 10, "munmap": 11, "brk": 12,
-        "rt_sigaction": 13, "rt_sigprocmask": 14, "rt_sigreturn": 15, "mremap": 25, "madvise": 28,
-        "nanosleep": 35, "getpid": 39, "exit": 60, "gettimeofday": 96, "gettid": 186,
-        "restart_syscall": 219, "clock_gettime": 228, "clock_getres": 229, "clock_nanosleep": 230,
-        "exit_group": 231, "tgkill": 234, "getrandom": 318,
+        "read": 0,
+        "write": 1,
+        "close": 3,
+        "mmap": 9,
+        "mprotect": 10,
+        "munmap": 11,
+        "brk": 12,
+        "rt_sigaction": 13,
+        "rt_sigprocmask": 14,
+        "rt_sigreturn": 15,
+        "mremap": 25,
+        "madvise": 28,
+        "nanosleep": 35,
+        "getpid": 39,
+        "exit": 60,
+        "gettimeofday": 96,
+        "gettid": 186,
+        "restart_syscall": 219,
+        "clock_gettime": 228,
+        "clock_getres": 229,
+        "clock_nanosleep": 230,
+        "exit_group": 231,
+        "tgkill": 234,
+        "getrandom": 318,
     },
     "aarch64": {
-        "close": 57, "read": 63, "write": 64, "exit": 93, "exit_group": 94, "nanosleep": 101,
-        "clock_gettime": 113, "clock_getres": 114, "clock_nanosleep": 115, "restart_syscall": 128,
-        "tgkill": 131, "rt_sigaction": 134, "rt_sigprocmask": 135, "rt_sigreturn": 139,
-        "gettimeofday": 169, "getpid": 172, "gettid": 178, "brk": 214, "munmap": 215,
-        "mremap": 216, "mmap": 222, "mprotect": 226, "madvise": 233, "getrandom": 278,
+        "close": 57,
+        "read": 63,
+        "write": 64,
+        "exit": 93,
+        "exit_group": 94,
+        "nanosleep": 101,
+        "clock_gettime": 113,
+        "clock_getres": 114,
+        "clock_nanosleep": 115,
+        "restart_syscall": 128,
+        "tgkill": 131,
+        "rt_sigaction": 134,
+        "rt_sigprocmask": 135,
+        "rt_sigreturn": 139,
+        "gettimeofday": 169,
+        "getpid": 172,
+        "gettid": 178,
+        "brk": 214,
+        "munmap": 215,
+        "mremap": 216,
+        "mmap": 222,
+        "mprotect": 226,
+        "madvise": 233,
+        "getrandom": 278,
     },
 }
 AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
@@ -127,7 +168,9 @@ AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
 
 def machine_arch(machine: str) -> Optional[str]:
     """The table name for a `platform.machine()` value, or None when there is no table."""
-    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(machine.lower())
+    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+        machine.lower()
+    )
 
 
 Insn = Tuple[int, int, int, int]

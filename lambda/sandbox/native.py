@@ -1,4 +1,4 @@
-"""Loads the native helper (lambda/native/sandbox_kernel.c) built for this machine's architecture.
+"""Loads the native helper (native/sandbox_kernel.c) built for this machine's architecture.
 
 The helper gives the sandbox its four prctl calls (seccomp filter, no-new-privs, dumpable,
 parent-death signal) without ctypes, so no process that runs user code ever has a foreign
@@ -39,7 +39,7 @@ def load() -> ModuleType:
     path = helper_path()
     if not os.path.isfile(path):
         raise NativeHelperMissing(
-            f"the sandbox's native helper {path} is missing; build it with: bash lambda/native/build.sh"
+            f"the sandbox's native helper {path} is missing; build it with: bash native/build.sh"
         )
     try:
         loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, path)

@@ -33,8 +33,7 @@ OperationNotAllowed.__module__ = "builtins"
 
 def module_not_allowed_message(name: str, allowed: Iterable[str]) -> str:
     return (
-        f"import of '{name}' is not allowed in the sandbox; "
-        f"allowed modules: {', '.join(sorted(allowed))}"
+        f"import of '{name}' is not allowed in the sandbox; " f"allowed modules: {', '.join(sorted(allowed))}"
     )
 
 
@@ -48,7 +47,9 @@ def make_restricted_import(original_import: Callable[..., Any], allowed: Iterabl
     allowed_set = frozenset(allowed)
     importable = allowed_set | INTERNAL_HELPER_MODULES
 
-    def restricted_import(name: Any, globals: Any = None, locals: Any = None, fromlist: Any = (), level: Any = 0) -> Any:
+    def restricted_import(
+        name: Any, globals: Any = None, locals: Any = None, fromlist: Any = (), level: Any = 0
+    ) -> Any:
         if type(name) is not str or type(level) is not int:
             raise ModuleNotAllowed("import needs a plain module name")
         if level != 0:
@@ -147,7 +148,10 @@ def _describe(event: str) -> str:
         return "the environment is not available in the sandbox"
     if event.startswith(("ctypes.", "_ctypes.")):
         return "ctypes is not allowed in the sandbox"
-    return f"'{event}' is not allowed in the sandbox (files, network, processes, environment and interpreter internals are blocked)"
+    return (
+        f"'{event}' is not allowed in the sandbox "
+        "(files, network, processes, environment and interpreter internals are blocked)"
+    )
 
 
 def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any, ...]], None]:
@@ -171,8 +175,17 @@ def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any,
     # Everything the hook consults is bound here, as closure constants: user code can
     # rebind this module's globals (sys.modules['sandbox.policy'].BLOCKED_EVENTS = ...),
     # but not the hook's own copies.
-    blocked_events, blocked_prefixes, blocked_setattr = BLOCKED_EVENTS, BLOCKED_PREFIXES, BLOCKED_SETATTR_NAMES
-    allowed_cpython, describe, refusal, module_refusal = _ALLOWED_CPYTHON_EVENTS, _describe, OperationNotAllowed, ModuleNotAllowed
+    blocked_events, blocked_prefixes, blocked_setattr = (
+        BLOCKED_EVENTS,
+        BLOCKED_PREFIXES,
+        BLOCKED_SETATTR_NAMES,
+    )
+    allowed_cpython, describe, refusal, module_refusal = (
+        _ALLOWED_CPYTHON_EVENTS,
+        _describe,
+        OperationNotAllowed,
+        ModuleNotAllowed,
+    )
     message_for = module_not_allowed_message
     exact_str = str
 
@@ -187,7 +200,9 @@ def make_audit_hook(allowed_modules: Iterable[str]) -> Callable[[str, Tuple[Any,
         if event == "object.__setattr__":
             name = args[1] if len(args) > 1 else None
             if type(name) is not exact_str or name in blocked_setattr:
-                raise refusal(f"setting '{name if type(name) is exact_str else '?'}' is not allowed in the sandbox")
+                raise refusal(
+                    f"setting '{name if type(name) is exact_str else '?'}' is not allowed in the sandbox"
+                )
             return
         if event.startswith("cpython.") and event not in allowed_cpython:
             raise refusal(describe(event))
@@ -218,7 +233,15 @@ def make_allow_list_finder(allowed_modules: Iterable[str]) -> Any:
         return None
 
     # A class with only static methods that close over the sets: no attribute to widen.
-    return type("AllowListFinder", (), {"find_spec": staticmethod(find_spec), "invalidate_caches": staticmethod(invalidate_caches), "__slots__": ()})()
+    return type(
+        "AllowListFinder",
+        (),
+        {
+            "find_spec": staticmethod(find_spec),
+            "invalidate_caches": staticmethod(invalidate_caches),
+            "__slots__": (),
+        },
+    )()
 
 
 def restricted_builtins(allowed_modules: Iterable[str]) -> Dict[str, Any]:

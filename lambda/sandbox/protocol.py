@@ -17,7 +17,14 @@ from typing import Any, Dict, Optional
 
 RESULT_MAGIC = b"SBXR1"
 FIELD_HEADER = 5  # tag (1 byte) + length (4 bytes, big-endian)
-TAG_OK, TAG_RESULT, TAG_RESULT_TRUNCATED, TAG_TYPE, TAG_MESSAGE, TAG_TRACEBACK = b"o", b"r", b"R", b"t", b"m", b"b"
+TAG_OK, TAG_RESULT, TAG_RESULT_TRUNCATED, TAG_TYPE, TAG_MESSAGE, TAG_TRACEBACK = (
+    b"o",
+    b"r",
+    b"R",
+    b"t",
+    b"m",
+    b"b",
+)
 _TAGS = frozenset({TAG_OK, TAG_RESULT, TAG_RESULT_TRUNCATED, TAG_TYPE, TAG_MESSAGE, TAG_TRACEBACK})
 
 MAX_TYPE_BYTES = 100

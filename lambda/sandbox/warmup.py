@@ -73,12 +73,21 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def string_paths() -> object:
         import string
 
-        return (string.Template("$a").substitute(a=1), string.Formatter().format("{0}", 1), string.capwords("a b"))
+        return (
+            string.Template("$a").substitute(a=1),
+            string.Formatter().format("{0}", 1),
+            string.capwords("a b"),
+        )
 
     def uuid_paths() -> object:
         import uuid
 
-        return (uuid.uuid4(), uuid.uuid1(), uuid.uuid3(uuid.NAMESPACE_DNS, "x"), uuid.uuid5(uuid.NAMESPACE_URL, "x"))
+        return (
+            uuid.uuid4(),
+            uuid.uuid1(),
+            uuid.uuid3(uuid.NAMESPACE_DNS, "x"),
+            uuid.uuid5(uuid.NAMESPACE_URL, "x"),
+        )
 
     def hashlib_paths() -> object:
         import hashlib
@@ -95,7 +104,12 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def base64_paths() -> object:
         import base64
 
-        return (base64.b85encode(b"x"), base64.a85encode(b"x"), base64.b32encode(b"x"), base64.b64decode(b"eA=="))
+        return (
+            base64.b85encode(b"x"),
+            base64.a85encode(b"x"),
+            base64.b32encode(b"x"),
+            base64.b64decode(b"eA=="),
+        )
 
     def json_paths() -> object:
         import json
@@ -105,7 +119,12 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def textwrap_paths() -> object:
         import textwrap
 
-        return (textwrap.shorten("a b c d", 5), textwrap.fill("a b", 2), textwrap.dedent(" a"), textwrap.indent("a", " "))
+        return (
+            textwrap.shorten("a b c d", 5),
+            textwrap.fill("a b", 2),
+            textwrap.dedent(" a"),
+            textwrap.indent("a", " "),
+        )
 
     def error_paths() -> object:
         # Warnings and tracebacks that user code triggers reach these on first use.
@@ -120,7 +139,12 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def calendar_paths() -> object:
         import calendar
 
-        return (calendar.month(2024, 2), calendar.monthrange(2024, 2), calendar.isleap(2024), calendar.day_name[0])
+        return (
+            calendar.month(2024, 2),
+            calendar.monthrange(2024, 2),
+            calendar.isleap(2024),
+            calendar.day_name[0],
+        )
 
     def csv_paths() -> object:
         import csv
@@ -131,7 +155,11 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
 
         csv.writer(Sink()).writerow(["a", 1])
         csv.DictWriter(Sink(), ["a"]).writeheader()
-        return (list(csv.reader(["a,b", '"c,d",e'])), list(csv.DictReader(["a,b", "1,2"])), csv.Sniffer().sniff("a,b\n1,2\n"))
+        return (
+            list(csv.reader(["a,b", '"c,d",e'])),
+            list(csv.DictReader(["a,b", "1,2"])),
+            csv.Sniffer().sniff("a,b\n1,2\n"),
+        )
 
     def difflib_paths() -> object:
         import difflib
@@ -168,12 +196,20 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def hmac_paths() -> object:
         import hmac
 
-        return (hmac.new(b"k", b"m", "sha256").hexdigest(), hmac.digest(b"k", b"m", "sha1"), hmac.compare_digest("a", "a"))
+        return (
+            hmac.new(b"k", b"m", "sha256").hexdigest(),
+            hmac.digest(b"k", b"m", "sha1"),
+            hmac.compare_digest("a", "a"),
+        )
 
     def struct_paths() -> object:
         import struct
 
-        return (struct.unpack("<If", struct.pack("<If", 1, 2.5)), struct.calcsize("@iq"), struct.Struct(">H").pack(1))
+        return (
+            struct.unpack("<If", struct.pack("<If", 1, 2.5)),
+            struct.calcsize("@iq"),
+            struct.Struct(">H").pack(1),
+        )
 
     def zlib_paths() -> object:
         import zlib
@@ -188,12 +224,24 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
     def unicodedata_paths() -> object:
         import unicodedata
 
-        return (unicodedata.name("é"), unicodedata.normalize("NFKD", "ﬁ"), unicodedata.category("A"), unicodedata.lookup("SNOWMAN"))
+        return (
+            unicodedata.name("é"),
+            unicodedata.normalize("NFKD", "ﬁ"),
+            unicodedata.category("A"),
+            unicodedata.lookup("SNOWMAN"),
+        )
 
     def time_paths() -> object:
         import time
 
-        return (time.strftime("%Y", time.localtime(0)), time.gmtime(0), time.perf_counter(), time.process_time(), time.sleep(0), time.monotonic_ns())
+        return (
+            time.strftime("%Y", time.localtime(0)),
+            time.gmtime(0),
+            time.perf_counter(),
+            time.process_time(),
+            time.sleep(0),
+            time.monotonic_ns(),
+        )
 
     def graphlib_paths() -> object:
         import graphlib
@@ -224,12 +272,21 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
         import functools
 
         cached = functools.lru_cache(maxsize=2)(lambda x: x)
-        return (functools.reduce(lambda a, b: a + b, [1, 2]), cached(1), functools.partial(max, 1)(2), sorted([2, 1], key=functools.cmp_to_key(lambda a, b: a - b)))
+        return (
+            functools.reduce(lambda a, b: a + b, [1, 2]),
+            cached(1),
+            functools.partial(max, 1)(2),
+            sorted([2, 1], key=functools.cmp_to_key(lambda a, b: a - b)),
+        )
 
     def operator_paths() -> object:
         import operator
 
-        return (operator.itemgetter(0)([1]), operator.attrgetter("real")(1), operator.methodcaller("upper")("a"))
+        return (
+            operator.itemgetter(0)([1]),
+            operator.attrgetter("real")(1),
+            operator.methodcaller("upper")("a"),
+        )
 
     def heapq_paths() -> object:
         import heapq
@@ -244,16 +301,40 @@ def _lazy_paths() -> Tuple[Dict[str, Callable[[], object]], Callable[[], object]
         return (bisect.bisect_left(items, 2), items)
 
     return {
-        "collections": collections_paths, "datetime": datetime_paths, "decimal": decimal_paths,
-        "fractions": fractions_paths, "random": random_paths, "statistics": statistics_paths,
-        "re": re_paths, "string": string_paths, "uuid": uuid_paths, "hashlib": hashlib_paths,
-        "base64": base64_paths, "json": json_paths, "textwrap": textwrap_paths,
-        "calendar": calendar_paths, "csv": csv_paths, "difflib": difflib_paths, "pprint": pprint_paths,
-        "html": html_paths, "secrets": secrets_paths, "hmac": hmac_paths, "struct": struct_paths,
-        "zlib": zlib_paths, "binascii": binascii_paths, "unicodedata": unicodedata_paths,
-        "time": time_paths, "graphlib": graphlib_paths, "copy": copy_paths, "reprlib": reprlib_paths,
-        "colorsys": colorsys_paths, "cmath": cmath_paths, "functools": functools_paths,
-        "operator": operator_paths, "heapq": heapq_paths, "bisect": bisect_paths,
+        "collections": collections_paths,
+        "datetime": datetime_paths,
+        "decimal": decimal_paths,
+        "fractions": fractions_paths,
+        "random": random_paths,
+        "statistics": statistics_paths,
+        "re": re_paths,
+        "string": string_paths,
+        "uuid": uuid_paths,
+        "hashlib": hashlib_paths,
+        "base64": base64_paths,
+        "json": json_paths,
+        "textwrap": textwrap_paths,
+        "calendar": calendar_paths,
+        "csv": csv_paths,
+        "difflib": difflib_paths,
+        "pprint": pprint_paths,
+        "html": html_paths,
+        "secrets": secrets_paths,
+        "hmac": hmac_paths,
+        "struct": struct_paths,
+        "zlib": zlib_paths,
+        "binascii": binascii_paths,
+        "unicodedata": unicodedata_paths,
+        "time": time_paths,
+        "graphlib": graphlib_paths,
+        "copy": copy_paths,
+        "reprlib": reprlib_paths,
+        "colorsys": colorsys_paths,
+        "cmath": cmath_paths,
+        "functools": functools_paths,
+        "operator": operator_paths,
+        "heapq": heapq_paths,
+        "bisect": bisect_paths,
     }, error_paths
 
 

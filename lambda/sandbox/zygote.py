@@ -85,7 +85,9 @@ class Zygote:
                 for fd in (out_r, err_r, res_r, code_w, self.control.detach()):
                     os.close(fd)
             finally:
-                child.run_child((out_w, err_w, res_w, code_r), self.plan, self.kernel, self.prepared, self.pid)
+                child.run_child(
+                    (out_w, err_w, res_w, code_r), self.plan, self.kernel, self.prepared, self.pid
+                )
         for fd in (out_w, err_w, res_w, code_r):
             os.close(fd)
         pidfd = _pidfd_open(pid)
@@ -127,7 +129,9 @@ class Zygote:
         pidfd = self.children.pop(pid, None)
         if pidfd is not None:
             os.close(pidfd)
-        self.send({"event": "exit", "pid": pid, "status": status, "maxRssKb": usage.ru_maxrss if usage else 0})
+        self.send(
+            {"event": "exit", "pid": pid, "status": status, "maxRssKb": usage.ru_maxrss if usage else 0}
+        )
 
     def reap_exited_without_pidfd(self) -> None:
         """Old kernels without pidfds: look for exited children without reaping them yet."""
@@ -191,7 +195,9 @@ def _await_ready(res_r: int) -> Optional[str]:
             if not chunk:
                 break
             reason += chunk
-        return "the child could not set up its isolation: " + reason[: protocol.MAX_FAILURE_BYTES].decode("utf-8", "replace")
+        return "the child could not set up its isolation: " + reason[: protocol.MAX_FAILURE_BYTES].decode(
+            "utf-8", "replace"
+        )
     return "the child ended during its set-up"
 
 
@@ -231,13 +237,21 @@ def main(argv: List[str]) -> NoReturn:
         kernel.set_dumpable(0)
         arch = machine_arch(platform.machine())
         if arch is None:
-            raise native.NativeHelperMissing(f"no kernel filter table for architecture {platform.machine()!r}")
+            raise native.NativeHelperMissing(
+                f"no kernel filter table for architecture {platform.machine()!r}"
+            )
         prepared = PreparedFilter(arch, FILTER_DEFAULT_ACTION)
         allowed = tuple(settings["allowedModules"])
         missing = warmup.warm(allowed)
         _import_helpers()
         workdir = _make_workdir()
-        plan = ChildPlan(allowed, int(settings["cpuSeconds"]), int(settings["memoryMb"]), int(settings["maxOutputBytes"]), workdir)
+        plan = ChildPlan(
+            allowed,
+            int(settings["cpuSeconds"]),
+            int(settings["memoryMb"]),
+            int(settings["maxOutputBytes"]),
+            workdir,
+        )
         zygote = Zygote(control, plan, kernel, prepared)
         # Everything that exists now is shared with every child and never collected again, so
         # a child's garbage collector leaves these pages alone and fork copies less.
@@ -250,7 +264,9 @@ def main(argv: List[str]) -> NoReturn:
     except BaseException as exc:
         status = 70
         try:
-            control.send(protocol.encode_control({"event": "fatal", "reason": f"{type(exc).__name__}: {exc}"[:2000]}))
+            control.send(
+                protocol.encode_control({"event": "fatal", "reason": f"{type(exc).__name__}: {exc}"[:2000]})
+            )
         except OSError:
             pass
     finally:

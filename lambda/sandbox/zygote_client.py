@@ -25,7 +25,10 @@ LAMBDA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Test seam: Python source the zygote runs before its main (tests/lambda sets it in their own
 # harness process to measure syscalls or to hand user code a memory primitive). Empty here.
 ZYGOTE_PRELUDE = ""
-_ENTRY = "import sys\nsys.path.insert(0, sys.argv[1])\n{prelude}\nfrom sandbox.zygote import main\nmain(sys.argv[2:])\n"
+_ENTRY = (
+    "import sys\nsys.path.insert(0, sys.argv[1])\n{prelude}\n"
+    "from sandbox.zygote import main\nmain(sys.argv[2:])\n"
+)
 START_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_S = 10.0
 
@@ -64,7 +67,9 @@ class ChildExit:
 
 
 class ZygoteClient:
-    def __init__(self, allowed_modules: Tuple[str, ...], cpu_seconds: int, memory_mb: int, max_output_bytes: int) -> None:
+    def __init__(
+        self, allowed_modules: Tuple[str, ...], cpu_seconds: int, memory_mb: int, max_output_bytes: int
+    ) -> None:
         self.settings = {
             "allowedModules": list(allowed_modules),
             "cpuSeconds": cpu_seconds,
@@ -88,12 +93,26 @@ class ZygoteClient:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         entry = _ENTRY.format(prelude=ZYGOTE_PRELUDE)
         command = [
-            sys.executable, "-I", "-S", "-X", "utf8", "-c", entry,
-            LAMBDA_DIR, str(theirs.fileno()), str(os.getpid()), json.dumps(self.settings),
+            sys.executable,
+            "-I",
+            "-S",
+            "-X",
+            "utf8",
+            "-c",
+            entry,
+            LAMBDA_DIR,
+            str(theirs.fileno()),
+            str(os.getpid()),
+            json.dumps(self.settings),
         ]
         try:
             self.process = subprocess.Popen(
-                command, env={}, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True, cwd="/"
+                command,
+                env={},
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                close_fds=True,
+                cwd="/",
             )
         except OSError as exc:
             ours.close()
@@ -199,7 +218,9 @@ class ZygoteClient:
                 raise SandboxUnavailable(failure)
             if not self.pump(deadline - time.monotonic()):
                 raise SandboxUnavailable(
-                    "the sandbox's zygote gave no child in time" if self.alive() else "the sandbox's zygote exited"
+                    "the sandbox's zygote gave no child in time"
+                    if self.alive()
+                    else "the sandbox's zygote exited"
                 )
 
     def kill(self, standby: Standby) -> None:

@@ -40,7 +40,7 @@ export async function runDeployCommand(spec: CommandSpec, argv: string[]): Promi
     );
     return 0;
   }
-  const targets = resolveDeployTargets(flags, spec.command);
+  const targets = await resolveDeployTargets(flags, spec.command);
   let inputs: StepInputs = {
     targets,
     ...(flags.values.image === undefined ? {} : { image: flags.values.image }),

@@ -3,23 +3,12 @@
  * facts (image ref, digest, ...) or fails with what went wrong and the command that fixes it.
  * One shape for the readable report and for `--json`.
  */
-import { CliError, errorLine } from "../lib/cli";
+import { isAccessDenied } from "../adapters/aws";
+import { StepFailure } from "../lib/cli-error";
+import { errorLine } from "../lib/cli";
 import { terminalSafe, terminalSafeJson } from "../lib/terminal-safe";
 
-/** A failed step: thrown by the step, caught by the command, printed as detail + fix. */
-export class StepFailure extends CliError {
-  constructor(
-    message: string,
-    /** The command or change that repairs it. */
-    readonly fix: string,
-    /** Extra lines for the readable report (events, log lines). */
-    readonly details: string[] = [],
-    exitCode = 1,
-  ) {
-    super(message, exitCode);
-    this.name = "StepFailure";
-  }
-}
+export { StepFailure };
 
 export interface StepReport {
   ok: boolean;
@@ -28,6 +17,26 @@ export interface StepReport {
   /** Facts on success (and whatever was known before a failure). */
   result: Record<string, unknown>;
   error?: { message: string; fix: string; details: string[] };
+}
+
+/** An ECR (AWS) error as a step failure whose fix depends on the kind of error. */
+export function ecrFailure(err: unknown, what: string): StepFailure {
+  if (isAccessDenied(err)) {
+    return new StepFailure(
+      `not allowed to ${what}: ${errorLine(err)}`,
+      "use credentials allowed ecr:GetAuthorizationToken, ecr:DescribeRepositories and the ecr push actions (AWS_PROFILE=...)",
+    );
+  }
+  if (/credential/i.test(errorLine(err))) {
+    return new StepFailure(
+      `could not ${what}: ${errorLine(err)}`,
+      "configure AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), then: aws sts get-caller-identity",
+    );
+  }
+  return new StepFailure(
+    `could not ${what}: ${errorLine(err)}`,
+    "npm run doctor  (checks credentials, region and the repository)",
+  );
 }
 
 /** Progress goes to stderr, always: stdout is for the report (and must stay pure JSON). */

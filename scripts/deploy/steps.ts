@@ -3,16 +3,16 @@
  * (build:image, push, rollout) and by update-backend, which chains them in-process.
  */
 import * as path from "node:path";
-import { DescribeImagesCommand, type ECRClient } from "@aws-sdk/client-ecr";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { describeImage, describeRepository, ecrClient } from "../adapters/ecr";
+import { gitState } from "../adapters/git";
+import { buildImage, type BuildResult } from "../build-image/build";
+import { pushImage, tagOf, type PushResult } from "../push/push-image";
+import { rollout, type RolloutResult } from "../rollout/rollout-deployment";
 import { errorLine } from "../lib/cli";
-import { awsErrorName } from "../lib/aws";
-import { buildImage, gitState, type BuildResult } from "./build";
-import { ecrClient, repositoryUrlOf } from "./ecr";
-import { StepFailure, progress } from "./outcome";
-import { pushImage, tagOf, type PushResult } from "./push-image";
-import { rollout, type RolloutResult } from "./rollout-deployment";
-import type { DeployTargets } from "./targets";
 import { terminalSafe } from "../lib/terminal-safe";
+import { StepFailure, ecrFailure, progress } from "./outcome";
+import type { DeployTargets } from "./targets";
 
 /** The repository root (scripts/deploy/..): the default build context. */
 export const REPO_ROOT = path.join(__dirname, "..", "..");
@@ -45,7 +45,23 @@ async function repositoryUrl(inputs: StepInputs, client: ECRClient): Promise<str
   const { targets } = inputs;
   if (targets.repositoryUrl !== undefined) return targets.repositoryUrl;
   progress(`→ ECR DescribeRepositories ${targets.repositoryName} (${targets.region})`);
-  return repositoryUrlOf(client, targets.repositoryName, targets.region);
+  let repository;
+  try {
+    repository = await describeRepository(client, targets.repositoryName);
+  } catch (err) {
+    throw ecrFailure(err, `describe ECR repository ${targets.repositoryName}`);
+  }
+  if (!repository.found)
+    throw new StepFailure(
+      `ECR repository ${targets.repositoryName} does not exist in ${targets.region}`,
+      "create it with the stack: npm run deploy -- --stack <stack>  (or name the right one: --repository NAME / --region R)",
+    );
+  if (!repository.value.repositoryUri)
+    throw ecrFailure(
+      new Error(`DescribeRepositories returned no URI for ${targets.repositoryName}`),
+      `describe ECR repository ${targets.repositoryName}`,
+    );
+  return repository.value.repositoryUri;
 }
 
 /**
@@ -101,19 +117,17 @@ async function taggedDigestRefOf(client: ECRClient, url: string, image: string):
       `npm run rollout -- --stack <stack> --image ${url}:<tag>`,
     );
   }
-  let details;
+  let found;
   try {
-    const out = await client.send(
-      new DescribeImagesCommand({
-        repositoryName,
-        imageIds: [digest !== undefined ? { imageDigest: digest } : { imageTag: tag! }],
-      }),
+    found = await describeImage(
+      client,
+      repositoryName,
+      digest !== undefined ? { imageDigest: digest } : { imageTag: tag! },
     );
-    details = out.imageDetails?.[0];
   } catch (err) {
-    if (awsErrorName(err) !== "ImageNotFoundException" && awsErrorName(err) !== "RepositoryNotFoundException")
-      throw new StepFailure(`could not look up ${image} in ECR: ${errorLine(err)}`, "npm run doctor");
+    throw new StepFailure(`could not look up ${image} in ECR: ${errorLine(err)}`, "npm run doctor");
   }
+  const details = found.found ? found.value : undefined;
   if (!details?.imageDigest) {
     throw new StepFailure(
       `${image} is not in the repository`,

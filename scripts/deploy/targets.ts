@@ -15,7 +15,7 @@ import {
   type StackOutputs,
   type Targets,
 } from "../lib/cli";
-import { DEFAULT_TIMEOUT } from "./rollout-deployment";
+import { DEFAULT_TIMEOUT } from "../rollout/rollout-deployment";
 
 export const DEPLOY_FLAGS = {
   "repository-url": {
@@ -53,16 +53,16 @@ export interface DeployTargets extends Targets {
   timeout: string;
 }
 
-export function resolveDeployTargets(
+export async function resolveDeployTargets(
   flags: ParsedFlags,
   command: string,
   env: NodeJS.ProcessEnv = process.env,
-): DeployTargets {
+): Promise<DeployTargets> {
   let outputs: StackOutputs = {};
-  const targets = resolveTargets(flags, {
+  const targets = await resolveTargets(flags, {
     env,
     command,
-    readStack: (stack) => (outputs = readStackOutputs(stack, env)),
+    readStack: async (stack) => (outputs = await readStackOutputs(stack, env)),
   });
   const pick = (flag: string, envName: string, output?: string): string | undefined => {
     const fromFlag = flags.values[flag];

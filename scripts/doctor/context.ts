@@ -9,9 +9,9 @@ import { ECRClient, Repository } from "@aws-sdk/client-ecr";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { FunctionConfiguration, LambdaClient } from "@aws-sdk/client-lambda";
 import { STSClient } from "@aws-sdk/client-sts";
-import { lambdaInvokeClient, makeClient } from "../lib/aws";
+import { lambdaInvokeClient, makeClient } from "../adapters/aws";
+import { Kubectl, type KubeDeployment, type KubeLookup } from "../adapters/kubectl";
 import { Targets } from "../lib/cli";
-import { KubeLookup, Kubectl } from "./kubectl";
 import { command } from "../lib/shell";
 
 export interface DoctorContext {
@@ -20,7 +20,7 @@ export interface DoctorContext {
   aws: {
     sts: STSClient;
     lambda: LambdaClient;
-    /** Lambda Invoke only (AWS_ENDPOINT_URL_LAMBDA_INVOKE, see scripts/lib/aws.ts). */
+    /** Lambda Invoke only (AWS_ENDPOINT_URL_LAMBDA_INVOKE, see scripts/adapters/aws.ts). */
     invoke: LambdaClient;
     ec2: EC2Client;
     logs: CloudWatchLogsClient;
@@ -37,8 +37,38 @@ export interface DoctorContext {
     reservedConcurrency?: number;
     repository?: Repository;
     /** The deployment as kubectl reports it, looked up once. */
-    deployment?: Promise<KubeLookup>;
+    deployment?: Promise<DoctorLookup<KubeDeployment>>;
   };
+}
+
+/** What a check makes of a kubectl answer: the object, a skip (kubectl could not ask), or a fail. */
+export type DoctorLookup<T> =
+  | { status: "ok"; value: T }
+  | { status: "skip"; detail: string }
+  | { status: "fail"; detail: string; fix: string };
+
+/** A kubectl lookup as a check reads it: "could not ask" skips, "not there" fails with `missing`'s fix. */
+export function asCheckLookup<T>(
+  lookup: KubeLookup<T>,
+  missing: { detail: string; fix: string },
+): DoctorLookup<T> {
+  if (lookup.status === "ok") return lookup;
+  if (lookup.status === "unavailable") return { status: "skip", detail: lookup.reason };
+  return { status: "fail", detail: `${missing.detail} (${lookup.reason})`, fix: missing.fix };
+}
+
+/** The deployment as kubectl reports it, looked up once per doctor run. */
+export function deploymentOf(ctx: DoctorContext): Promise<DoctorLookup<KubeDeployment>> {
+  const { namespace, deploymentName } = ctx.targets;
+  ctx.found.deployment ??= ctx.kubectl.deployment(namespace, deploymentName).then((lookup) =>
+    asCheckLookup(lookup, {
+      detail: `no deployment ${deploymentName} in namespace ${namespace}`,
+      fix:
+        `${ctx.fix.pulumiUp}; before the first rollout there is no Deployment: ${ctx.fix.updateBackend}` +
+        `   (or pass where the backend runs: --namespace NS --deployment NAME)`,
+    }),
+  );
+  return ctx.found.deployment;
 }
 
 /** The repair commands, with this run's names filled in. */
@@ -89,7 +119,7 @@ export function createContext(targets: Targets, env: NodeJS.ProcessEnv): DoctorC
       iam: makeClient(IAMClient, { region }),
       ecr: makeClient(ECRClient, { region }),
     },
-    kubectl: new Kubectl(env),
+    kubectl: new Kubectl(env, { requireContext: true }),
     fix: fixesFor(targets),
     found: {},
   };

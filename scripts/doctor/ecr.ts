@@ -2,17 +2,13 @@
  * ecr-repository and ecr-image: the backend's image repository keeps tags immutable and
  * scans on push, and the image the deployment runs is there with no critical findings.
  */
-import {
-  DescribeImageScanFindingsCommand,
-  DescribeImagesCommand,
-  DescribeRepositoriesCommand,
-  ImageIdentifier,
-} from "@aws-sdk/client-ecr";
-import { awsErrorName, isAccessDenied } from "../lib/aws";
+import { DescribeImageScanFindingsCommand, ImageIdentifier } from "@aws-sdk/client-ecr";
+import { awsErrorName, isAccessDenied } from "../adapters/aws";
+import { describeImage, describeRepository } from "../adapters/ecr";
+import { backendContainer } from "../adapters/kubectl";
 import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
-import { DoctorContext } from "./context";
-import { KubeDeployment, KubeLookup, backendContainer } from "./kubectl";
+import { DoctorContext, deploymentOf } from "./context";
 import { command } from "../lib/shell";
 
 export const ecrRepository: Check<DoctorContext> = {
@@ -22,21 +18,19 @@ export const ecrRepository: Check<DoctorContext> = {
   async run(ctx) {
     const name = ctx.targets.repositoryName;
     const region = ctx.targets.region;
-    let repo;
+    let lookup;
     try {
-      repo = (await ctx.aws.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })))
-        .repositories?.[0];
+      lookup = await describeRepository(ctx.aws.ecr, name);
     } catch (err) {
-      if (awsErrorName(err) === "RepositoryNotFoundException") {
-        return fail(
-          `no repository ${name} in ${region}: ${errorLine(err)}`,
-          `${ctx.fix.pulumiUp}   (or pass the repository the backend uses: --repository NAME)`,
-        );
-      }
       if (isAccessDenied(err)) return skip(`no permission to read repository ${name}: ${errorLine(err)}`);
       throw err;
     }
-    if (!repo) return fail(`no repository ${name} in ${region}`, ctx.fix.pulumiUp);
+    if (!lookup.found)
+      return fail(
+        `no repository ${name} in ${region}: ${lookup.reason}`,
+        `${ctx.fix.pulumiUp}   (or pass the repository the backend uses: --repository NAME)`,
+      );
+    const repo = lookup.value;
     ctx.found.repository = repo;
     const problems: string[] = [];
     const fixes: string[] = [];
@@ -80,21 +74,6 @@ export const ecrRepository: Check<DoctorContext> = {
   },
 };
 
-/** The deployment as kubectl reports it, looked up once per doctor run. */
-export function deploymentOf(ctx: DoctorContext): Promise<KubeLookup> {
-  const { namespace, deploymentName } = ctx.targets;
-  ctx.found.deployment ??= ctx.kubectl.getJson<KubeDeployment>(
-    ["deployment", "-n", namespace, "--", deploymentName],
-    {
-      detail: `no deployment ${deploymentName} in namespace ${namespace}`,
-      fix:
-        `${ctx.fix.pulumiUp}; before the first rollout there is no Deployment: ${ctx.fix.updateBackend}` +
-        `   (or pass where the backend runs: --namespace NS --deployment NAME)`,
-    },
-  );
-  return ctx.found.deployment;
-}
-
 /** `<uri>@sha256:...` or `<uri>:tag` -> the image id within `<uri>`, else undefined. */
 export function imageInRepository(image: string, repositoryUri: string): ImageIdentifier | undefined {
   if (image.startsWith(`${repositoryUri}@`)) return { imageDigest: image.slice(repositoryUri.length + 1) };
@@ -125,21 +104,13 @@ export const ecrImage: Check<DoctorContext> = {
       );
     const name = ctx.targets.repositoryName;
     const region = ctx.targets.region;
-    let digest: string | undefined;
-    try {
-      const images = await ctx.aws.ecr.send(
-        new DescribeImagesCommand({ repositoryName: name, imageIds: [id] }),
+    const found = await describeImage(ctx.aws.ecr, name, id);
+    if (!found.found)
+      return fail(
+        `${image} is not in ${name}: ${found.reason}`,
+        `build, push and roll out an image that is: ${ctx.fix.updateBackend}`,
       );
-      digest = images.imageDetails?.[0]?.imageDigest;
-    } catch (err) {
-      if (awsErrorName(err) === "ImageNotFoundException") {
-        return fail(
-          `${image} is not in ${name}: ${errorLine(err)}`,
-          `build, push and roll out an image that is: ${ctx.fix.updateBackend}`,
-        );
-      }
-      throw err;
-    }
+    const digest = found.value.imageDigest;
     const scanId = digest ? { imageDigest: digest } : id;
     const idArg = digest ? `imageDigest=${digest}` : `imageTag=${id.imageTag}`;
     let counts: Record<string, number>;

@@ -5,24 +5,22 @@
  */
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { GetFunctionCommand } from "@aws-sdk/client-lambda";
-import { awsErrorName, isAccessDenied, parseArn } from "../lib/aws";
+import { awsErrorName, isAccessDenied, parseArn } from "../adapters/aws";
 import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { command } from "../lib/shell";
-import { unvettedModules } from "../../contract/sandbox-modules";
+import { allowListIssues, splitModuleList } from "../../contract/sandbox-modules";
+import { SANDBOX_ENV, SANDBOX_LIMITS } from "../../contract/sandbox";
 
-/** The sandbox's defaults and limits (lambda/sandbox/config.py; CONTRACT.md section 1). */
-export const SANDBOX = {
-  minPythonMinor: 11,
-  minMemoryMb: 512,
-  defaultTimeoutMs: 30000,
-  /** What each numeric variable accepts (lambda/sandbox/config.py); unset means the default. */
-  ranges: {
-    SANDBOX_TIMEOUT_MS: [1, 900_000],
-    SANDBOX_MAX_OUTPUT_BYTES: [1, 6 * 1024 * 1024],
-    SANDBOX_MEMORY_MB: [1, 10_240],
-  },
+/** The oldest CPython the sandbox runs on (CONTRACT.md section 1: 3.11 and 3.12 locally, 3.13 in Lambda). */
+const MIN_PYTHON_MINOR = 11;
+
+/** What each numeric SANDBOX_* variable accepts (contract/sandbox.ts); unset means its default. */
+const RANGES = {
+  [SANDBOX_ENV.timeoutMs]: SANDBOX_LIMITS.timeoutMs,
+  [SANDBOX_ENV.maxOutputBytes]: SANDBOX_LIMITS.maxOutputBytes,
+  [SANDBOX_ENV.memoryMb]: SANDBOX_LIMITS.memoryMb,
 } as const;
 
 export const awsIdentity: Check<DoctorContext> = {
@@ -57,7 +55,7 @@ export const functionExists: Check<DoctorContext> = {
       if (awsErrorName(err) === "ResourceNotFoundException") {
         return fail(
           `no function ${functionName} in ${region}: ${errorLine(err)}`,
-          `${ctx.fix.pulumiUp}   (or, if it lives elsewhere, pass --function NAME --region R; see README: Adopting an existing deployment)`,
+          `${ctx.fix.pulumiUp}   (or, if it lives elsewhere, pass --function NAME --region R; see docs/deploy.md: Adopting an existing deployment)`,
         );
       }
       if (isAccessDenied(err)) return skip(`no permission to read the function: ${errorLine(err)}`);
@@ -106,56 +104,51 @@ export function configProblems(fn: {
   const problems: string[] = [];
   const env = fn.Environment?.Variables ?? {};
   const minor = /^python3\.(\d+)$/.exec(fn.Runtime ?? "")?.[1];
-  if (minor === undefined || Number(minor) < SANDBOX.minPythonMinor) {
+  if (minor === undefined || Number(minor) < MIN_PYTHON_MINOR) {
     problems.push(
-      `runtime must be python3.${SANDBOX.minPythonMinor} or later, found ${fn.Runtime ?? "none (image?)"}`,
+      `runtime must be python3.${MIN_PYTHON_MINOR} or later, found ${fn.Runtime ?? "none (image?)"}`,
     );
   }
   // CONTRACT section 1: every SANDBOX_* variable is optional; an unset one means its default,
   // which is healthy. A set one must hold a value the sandbox accepts.
-  const wholeNumber = (name: keyof typeof SANDBOX.ranges): number | undefined => {
+  const wholeNumber = (name: keyof typeof RANGES): number | undefined => {
     const raw = env[name];
     if (raw === undefined) return undefined;
-    const [min, max] = SANDBOX.ranges[name];
+    const { min, max } = RANGES[name];
     if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
       problems.push(`${name} must be a whole number from ${min} to ${max}, found ${JSON.stringify(raw)}`);
       return undefined;
     }
     return Number(raw);
   };
-  const limitMs = wholeNumber("SANDBOX_TIMEOUT_MS") ?? SANDBOX.defaultTimeoutMs;
-  wholeNumber("SANDBOX_MAX_OUTPUT_BYTES");
-  const sandboxMemory = wholeNumber("SANDBOX_MEMORY_MB");
+  const limitMs = wholeNumber(SANDBOX_ENV.timeoutMs) ?? SANDBOX_LIMITS.timeoutMs.default;
+  wholeNumber(SANDBOX_ENV.maxOutputBytes);
+  const sandboxMemory = wholeNumber(SANDBOX_ENV.memoryMb);
   const timeout = fn.Timeout ?? 3;
   if (timeout * 1000 < limitMs) {
     problems.push(
-      `timeout must be at least the sandbox limit ${limitMs / 1000} s (SANDBOX_TIMEOUT_MS=${limitMs}) so a Timeout is answered, found ${timeout} s`,
+      `timeout must be at least the sandbox limit ${limitMs / 1000} s (${SANDBOX_ENV.timeoutMs}=${limitMs}) so a Timeout is answered, found ${timeout} s`,
     );
   }
   const memory = fn.MemorySize ?? 128;
-  if (memory < SANDBOX.minMemoryMb)
-    problems.push(`memory must be at least ${SANDBOX.minMemoryMb} MB, found ${memory} MB`);
+  const minMemory = SANDBOX_LIMITS.functionMemoryMb.min;
+  if (memory < minMemory) problems.push(`memory must be at least ${minMemory} MB, found ${memory} MB`);
   if (sandboxMemory !== undefined && sandboxMemory >= memory) {
     problems.push(
-      `SANDBOX_MEMORY_MB must be below the function's memory (${memory} MB), found ${sandboxMemory}`,
+      `${SANDBOX_ENV.memoryMb} must be below the function's memory (${memory} MB), found ${sandboxMemory}`,
     );
   }
-  const modules = (env.SANDBOX_ALLOWED_MODULES ?? "")
-    .split(",")
-    .map((m) => m.trim())
-    .filter(Boolean);
-  if (env.SANDBOX_ALLOWED_MODULES !== undefined) {
-    const bad = modules.filter((m) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m));
-    if (modules.length === 0 || bad.length > 0)
+  const allowList = env[SANDBOX_ENV.allowedModules];
+  if (allowList !== undefined) {
+    const issues = allowListIssues(splitModuleList(allowList));
+    if (issues.empty || issues.malformed.length > 0)
       problems.push(
-        `SANDBOX_ALLOWED_MODULES must be comma-separated module names, found ${JSON.stringify(env.SANDBOX_ALLOWED_MODULES)}`,
+        `${SANDBOX_ENV.allowedModules} must be comma-separated module names, found ${JSON.stringify(allowList)}`,
       );
-  }
-  const refused = unvettedModules(modules);
-  if (refused.length > 0) {
-    problems.push(
-      `SANDBOX_ALLOWED_MODULES may only list vetted modules, found ${refused.join(", ")} (the sandbox refuses to start)`,
-    );
+    if (issues.unvetted.length > 0)
+      problems.push(
+        `${SANDBOX_ENV.allowedModules} may only list vetted modules, found ${issues.unvetted.join(", ")} (the sandbox refuses to start)`,
+      );
   }
   if (fn.reservedConcurrency === 0) {
     problems.push("reserved concurrency must not be 0, found 0 (every invoke is throttled)");
@@ -171,12 +164,9 @@ export const functionConfig: Check<DoctorContext> = {
     const fn = ctx.found.fn!;
     const problems = configProblems({ ...fn, reservedConcurrency: ctx.found.reservedConcurrency });
     const summary = `${fn.Runtime}, ${fn.Timeout} s, ${fn.MemorySize} MB`;
-    const unset = [
-      "SANDBOX_ALLOWED_MODULES",
-      "SANDBOX_TIMEOUT_MS",
-      "SANDBOX_MAX_OUTPUT_BYTES",
-      "SANDBOX_MEMORY_MB",
-    ].filter((name) => fn.Environment?.Variables?.[name] === undefined);
+    const unset = Object.values(SANDBOX_ENV).filter(
+      (name) => fn.Environment?.Variables?.[name] === undefined,
+    );
     if (problems.length === 0)
       return pass(
         `${summary}, SANDBOX_* valid${unset.length > 0 ? ` (defaults for ${unset.join(", ")})` : ""}`,
@@ -189,8 +179,8 @@ export const functionConfig: Check<DoctorContext> = {
 };
 
 function sandboxLimitMs(fn: { Environment?: { Variables?: Record<string, string> } }): number {
-  const raw = Number(fn.Environment?.Variables?.SANDBOX_TIMEOUT_MS);
-  return Number.isInteger(raw) && raw > 0 ? raw : SANDBOX.defaultTimeoutMs;
+  const raw = Number(fn.Environment?.Variables?.[SANDBOX_ENV.timeoutMs]);
+  return Number.isInteger(raw) && raw > 0 ? raw : SANDBOX_LIMITS.timeoutMs.default;
 }
 
 /** The function's unqualified ARN, built from the account when only a name is known. */

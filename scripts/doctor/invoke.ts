@@ -3,45 +3,28 @@
  * event. The first proves the function answers; the second that the sandbox still refuses
  * what it must (a forbidden import, a file read).
  */
-import { InvokeCommand } from "@aws-sdk/client-lambda";
-import { awsErrorName, isAccessDenied } from "../lib/aws";
+import { DEFAULT_RESERVED_CONCURRENCY } from "../../contract/sandbox";
+import { configKey } from "../../contract/stack";
+import { awsErrorName, isAccessDenied } from "../adapters/aws";
+import { invokeSandbox, type SandboxAnswer } from "../adapters/lambda";
 import { errorLine } from "../lib/cli";
 import { Check, Outcome, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { command } from "../lib/shell";
 
-interface SandboxResponse {
-  ok?: boolean;
-  stdout?: string;
-  error?: { type?: string; message?: string } | null;
-}
-
-type InvokeResult = { kind: "answer"; response: SandboxResponse } | { kind: "problem"; outcome: Outcome };
+type InvokeResult = { kind: "answer"; response: SandboxAnswer } | { kind: "problem"; outcome: Outcome };
 
 async function invoke(ctx: DoctorContext, code: string): Promise<InvokeResult> {
-  const name = ctx.targets.functionName;
   try {
-    const out = await ctx.aws.invoke.send(
-      new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify({ code })) }),
-    );
-    const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
-    if (out.FunctionError) {
-      let message = text;
-      try {
-        const e = JSON.parse(text) as { errorType?: string; errorMessage?: string };
-        message = `${e.errorType ?? "Error"}: ${e.errorMessage ?? ""}`;
-      } catch {
-        // keep the raw payload
-      }
-      return {
-        kind: "problem",
-        outcome: fail(
-          `the function itself failed (${out.FunctionError}): ${message.slice(0, 300)}`,
-          `read why: ${ctx.fix.logs}; a configuration error names the SANDBOX_* variable to fix, then: ${ctx.fix.pulumiUp}`,
-        ),
-      };
-    }
-    return { kind: "answer", response: JSON.parse(text) as SandboxResponse };
+    const invocation = await invokeSandbox(ctx.aws.invoke, ctx.targets.functionName, code);
+    if (invocation.kind === "answer") return { kind: "answer", response: invocation.answer };
+    return {
+      kind: "problem",
+      outcome: fail(
+        `the function itself failed (${invocation.functionError}): ${invocation.message}`,
+        `read why: ${ctx.fix.logs}; a configuration error names the SANDBOX_* variable to fix, then: ${ctx.fix.pulumiUp}`,
+      ),
+    };
   } catch (err) {
     const name = awsErrorName(err);
     if (isAccessDenied(err))
@@ -51,7 +34,7 @@ async function invoke(ctx: DoctorContext, code: string): Promise<InvokeResult> {
         kind: "problem",
         outcome: fail(
           `throttled: ${errorLine(err)}`,
-          `raise the stack's co-intelligence:reservedConcurrency, then ${ctx.fix.pulumiUp} (or now: ${command("aws", "lambda", "put-function-concurrency", "--function-name", ctx.targets.functionName, "--reserved-concurrent-executions", 20)})`,
+          `raise the stack's ${configKey("reservedConcurrency")}, then ${ctx.fix.pulumiUp} (or now: ${command("aws", "lambda", "put-function-concurrency", "--function-name", ctx.targets.functionName, "--reserved-concurrent-executions", DEFAULT_RESERVED_CONCURRENCY)})`,
         ),
       };
     }
@@ -59,7 +42,7 @@ async function invoke(ctx: DoctorContext, code: string): Promise<InvokeResult> {
   }
 }
 
-const show = (r: SandboxResponse) =>
+const show = (r: SandboxAnswer) =>
   r.error
     ? `error ${r.error.type}: ${(r.error.message ?? "").split("\n")[0]}`
     : `ok=${r.ok} stdout=${JSON.stringify(r.stdout)}`;

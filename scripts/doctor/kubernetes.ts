@@ -3,45 +3,13 @@
  * replica ready, no pod crash-looping, runs an image of our repository, and answers /readyz.
  * Without kubectl (or without access to the cluster) the deployment checks skip with the reason.
  */
+import { ROUTES } from "../../contract/http";
+import { backendContainer, labelSelector, podProblem, RESTART_LOOP } from "../adapters/kubectl";
 import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
-import { DoctorContext } from "./context";
-import { deploymentOf, imageInRepository } from "./ecr";
-import { ContainerStatus, KubePod, backendContainer, labelSelector } from "./kubectl";
+import { DoctorContext, asCheckLookup, deploymentOf } from "./context";
+import { imageInRepository } from "./ecr";
 import { command } from "../lib/shell";
-
-/** Waiting reasons that mean a pod will not get better by waiting. */
-const STUCK = new Set([
-  "CrashLoopBackOff",
-  "ImagePullBackOff",
-  "ErrImagePull",
-  "InvalidImageName",
-  "CreateContainerConfigError",
-  "CreateContainerError",
-  "RunContainerError",
-]);
-/** Restarts after which a not-ready container counts as looping even between back-offs. */
-const RESTART_LOOP = 3;
-
-/** What is wrong with one pod, or undefined. */
-export function podProblem(pod: KubePod): string | undefined {
-  const statuses: ContainerStatus[] = [
-    ...(pod.status?.initContainerStatuses ?? []),
-    ...(pod.status?.containerStatuses ?? []),
-  ];
-  for (const c of statuses) {
-    const waiting = c.state?.waiting?.reason;
-    const last = c.lastState?.terminated;
-    const lastText = last ? `, last exit: ${last.reason ?? "?"} code ${last.exitCode ?? "?"}` : "";
-    if (waiting && STUCK.has(waiting)) {
-      return `pod ${pod.metadata?.name} container ${c.name}: ${waiting} (${c.restartCount ?? 0} restarts${lastText})`;
-    }
-    if ((c.restartCount ?? 0) >= RESTART_LOOP && c.ready !== true) {
-      return `pod ${pod.metadata?.name} container ${c.name}: not ready after ${c.restartCount} restarts${lastText}`;
-    }
-  }
-  return undefined;
-}
 
 export const deploymentReady: Check<DoctorContext> = {
   id: "deployment-ready",
@@ -57,21 +25,13 @@ export const deploymentReady: Check<DoctorContext> = {
     const problems: string[] = [];
     if (ready < wanted) problems.push(`${ready}/${wanted} replicas ready`);
     const selector = labelSelector(dep);
-    if (selector) {
-      const pods = await ctx.kubectl.getJson<{ items?: KubePod[] }>(
-        ["pods", "-n", namespace, "-l", selector],
-        {
-          detail: "no pods",
-          fix: "",
-        },
-      );
-      if (pods.status === "ok") {
-        for (const pod of pods.value.items ?? []) {
-          const problem = podProblem(pod);
-          if (problem) problems.push(problem);
-        }
-      } else if (problems.length > 0) problems.push(`pods not readable: ${pods.detail}`);
-    }
+    const pods = asCheckLookup(await ctx.kubectl.pods(namespace, dep), { detail: "no pods", fix: "" });
+    if (pods.status === "ok") {
+      for (const pod of pods.value) {
+        const problem = podProblem(pod);
+        if (problem) problems.push(problem);
+      }
+    } else if (problems.length > 0) problems.push(`pods not readable: ${pods.detail}`);
     const metrics = await metricsApiNote(ctx);
     if (problems.length === 0)
       return pass(
@@ -82,7 +42,10 @@ export const deploymentReady: Check<DoctorContext> = {
     const fix = looping
       ? `see why: ${command("kubectl", "logs", `deployment/${deploymentName}`, "-n", namespace, "--previous")}   then go back to the last good image: ${ctx.fix.rollout} --undo   (or roll out a fixed one: ${ctx.fix.updateBackend})`
       : `see why: ${command("kubectl", "describe", "pods", "-n", namespace, "-l", selector ?? `app=${deploymentName}`)}   (then: ${ctx.fix.rollout})`;
-    return fail(`expected ${wanted}/${wanted} ready and no restarts, found: ${problems.join("; ")}`, fix);
+    return fail(
+      `expected ${wanted}/${wanted} ready and no pod restarting in a loop (${RESTART_LOOP} restarts), found: ${problems.join("; ")}`,
+      fix,
+    );
   },
 };
 
@@ -92,9 +55,12 @@ export const deploymentReady: Check<DoctorContext> = {
  * or undefined when the API answers (or kubectl cannot tell).
  */
 async function metricsApiNote(ctx: DoctorContext): Promise<string | undefined> {
-  const api = await ctx.kubectl.getJson<{
-    status?: { conditions?: { type?: string; status?: string; message?: string }[] };
-  }>(["apiservice", "--", "v1beta1.metrics.k8s.io"], { detail: "no metrics API", fix: "" });
+  const api = asCheckLookup(
+    await ctx.kubectl.getJson<{
+      status?: { conditions?: { type?: string; status?: string; message?: string }[] };
+    }>(["apiservice", "--", "v1beta1.metrics.k8s.io"]),
+    { detail: "no metrics API", fix: "" },
+  );
   const install =
     "install metrics-server: aws eks create-addon --cluster-name <cluster> --addon-name metrics-server " +
     "(or kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml)";
@@ -134,7 +100,7 @@ export const backendReady: Check<DoctorContext> = {
   async run(ctx) {
     const { url, namespace, deploymentName } = ctx.targets;
     if (!url) return skip("no --url given (pass --url https://... or set BACKEND_URL)");
-    const target = `${url}/readyz`;
+    const target = `${url}${ROUTES.ready}`;
     let res: Response;
     try {
       res = await fetch(target, { signal: AbortSignal.timeout(10000) });

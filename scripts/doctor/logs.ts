@@ -6,9 +6,9 @@
  */
 import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
-import { awsErrorName, isAccessDenied } from "../lib/aws";
+import { awsErrorName, isAccessDenied } from "../adapters/aws";
 import { errorLine } from "../lib/cli";
-import { filterEvents, functionNameOf, logGroupOf } from "../lib/function-logs";
+import { filterEvents, functionNameOf, logGroupOf } from "../adapters/cloudwatch-logs";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";
 import { command } from "../lib/shell";
@@ -112,7 +112,7 @@ export const functionLogs: Check<DoctorContext> = {
         (throttled
           ? `; for throttles raise the stack's co-intelligence:reservedConcurrency (then ${ctx.fix.pulumiUp}), or now: ${command("aws", "lambda", "put-function-concurrency", "--function-name", ctx.targets.functionName, "--reserved-concurrent-executions")} N`
           : "") +
-        "; README: Troubleshoot lists the usual causes",
+        "; docs/troubleshoot.md lists the usual causes",
     );
   },
 };

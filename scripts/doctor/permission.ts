@@ -14,7 +14,7 @@ import {
   ListRolePoliciesCommand,
   SimulatePrincipalPolicyCommand,
 } from "@aws-sdk/client-iam";
-import { awsErrorName, isAccessDenied } from "../lib/aws";
+import { awsErrorName, isAccessDenied } from "../adapters/aws";
 import { errorLine } from "../lib/cli";
 import { Check, fail, pass, skip } from "../lib/report";
 import { DoctorContext } from "./context";

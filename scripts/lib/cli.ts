@@ -3,24 +3,17 @@
  * rollout, ...). CONTRACT.md section 3: a value comes from its flag, then the environment,
  * then the Pulumi stack's outputs (`--stack NAME`), then the contract's defaults.
  */
-import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
-
+import { DEFAULT_NAMES } from "../../contract/names";
+import type { StackOutputName } from "../../contract/stack";
+import { readStackOutputs, type StackOutputs } from "../adapters/pulumi";
 import { CliError, UsageError } from "./cli-error";
+import { helpText, npmCommand, parseFlags, type FlagSpec, type FlagSpecs, type ParsedFlags } from "./flags";
 import { nameProblem, type NameKind } from "./names";
 import { terminalSafe } from "./terminal-safe";
 
 export { CliError, UsageError };
-
-export interface FlagSpec {
-  /** Takes a value (`--flag value` / `--flag=value`) or is a switch. */
-  kind: "value" | "switch";
-  /** Placeholder in --help, e.g. NAME. */
-  arg?: string;
-  /** One line for --help; say the default. */
-  help: string;
-}
+export { readStackOutputs, type StackOutputs };
+export { helpText, npmCommand, parseFlags, type FlagSpec, type FlagSpecs, type ParsedFlags };
 
 /** The contract's shared flags. A command picks the ones it uses and adds its own. */
 export const SHARED_FLAGS = {
@@ -29,31 +22,31 @@ export const SHARED_FLAGS = {
     arg: "NAME",
     help: "read names from this Pulumi stack's outputs (needs the pulumi CLI)",
   },
-  region: { kind: "value", arg: "R", help: "AWS region (env AWS_REGION, else us-east-1)" },
+  region: { kind: "value", arg: "R", help: `AWS region (env AWS_REGION, else ${DEFAULT_NAMES.region})` },
   function: {
     kind: "value",
     arg: "NAME",
-    help: "sandbox function name or ARN (env CODE_EXECUTOR_FUNCTION, else co-intelligence-code-executor)",
+    help: `sandbox function name or ARN (env CODE_EXECUTOR_FUNCTION, else ${DEFAULT_NAMES.functionName})`,
   },
   repository: {
     kind: "value",
     arg: "NAME",
-    help: "ECR repository (env BACKEND_REPOSITORY, else co-intelligence-backend)",
+    help: `ECR repository (env BACKEND_REPOSITORY, else ${DEFAULT_NAMES.repositoryName})`,
   },
   "invoke-role": {
     kind: "value",
     arg: "NAME",
-    help: "IAM role the backend invokes with (env BACKEND_INVOKE_ROLE, else co-intelligence-eks-node-role)",
+    help: `IAM role the backend invokes with (env BACKEND_INVOKE_ROLE, else ${DEFAULT_NAMES.nodeRoleName})`,
   },
   namespace: {
     kind: "value",
     arg: "NS",
-    help: "backend's Kubernetes namespace (env BACKEND_NAMESPACE, else co-intelligence)",
+    help: `backend's Kubernetes namespace (env BACKEND_NAMESPACE, else ${DEFAULT_NAMES.namespace})`,
   },
   deployment: {
     kind: "value",
     arg: "NAME",
-    help: "backend's Kubernetes deployment (env BACKEND_DEPLOYMENT, else backend)",
+    help: `backend's Kubernetes deployment (env BACKEND_DEPLOYMENT, else ${DEFAULT_NAMES.deploymentName})`,
   },
   url: {
     kind: "value",
@@ -64,85 +57,6 @@ export const SHARED_FLAGS = {
   json: { kind: "switch", help: "machine-readable output on stdout" },
   help: { kind: "switch", help: "this text" },
 } as const satisfies Record<string, FlagSpec>;
-
-export type FlagSpecs = Record<string, FlagSpec>;
-
-export interface ParsedFlags {
-  /** Values of value flags that were given, by flag name without dashes. */
-  values: Record<string, string>;
-  /** Switches that were given. */
-  switches: Set<string>;
-}
-
-/**
- * Parses `--flag value`, `--flag=value` and `--switch`. Anything else (unknown flag,
- * positional, missing value, value on a switch) is a UsageError naming the argument.
- */
-export function parseFlags(argv: readonly string[], specs: FlagSpecs, command: string): ParsedFlags {
-  const values: Record<string, string> = {};
-  const switches = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h") {
-      switches.add("help");
-      continue;
-    }
-    if (!arg.startsWith("--") || arg === "--") {
-      throw new UsageError(
-        `unexpected argument ${JSON.stringify(arg)}: flags look like --name value`,
-        command,
-      );
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
-    if (spec === undefined) throw new UsageError(`unknown flag --${name}`, command);
-    if (spec.kind === "switch") {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`, command);
-      switches.add(name);
-      continue;
-    }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith("--")) {
-        value = next;
-        i++;
-      }
-    }
-    if (value === undefined || value === "") {
-      throw new UsageError(`--${name} needs a value: --${name} ${spec.arg ?? "VALUE"}`, command);
-    }
-    values[name] = value;
-  }
-  return { values, switches };
-}
-
-/** `--help` text: usage line, one line per flag, env notes, examples. */
-export function helpText(opts: {
-  command: string;
-  summary: string;
-  specs: FlagSpecs;
-  examples: string[];
-  notes?: string[];
-}): string {
-  const rows = Object.entries(opts.specs).map(([name, spec]) => [
-    `--${name}${spec.kind === "value" ? ` ${spec.arg ?? "VALUE"}` : ""}`,
-    spec.help,
-  ]);
-  const width = Math.max(...rows.map(([left]) => left!.length));
-  return [
-    `usage: npm run ${opts.command} -- [flags]`,
-    "",
-    opts.summary,
-    "",
-    ...rows.map(([left, right]) => `  ${left!.padEnd(width)}  ${right}`),
-    ...(opts.notes && opts.notes.length > 0 ? ["", ...opts.notes] : []),
-    "",
-    ...opts.examples.map((example, i) => `${i === 0 ? "example: " : "         "}${example}`),
-  ].join("\n");
-}
 
 /** The names and places every command acts on, after resolution. */
 export interface Targets {
@@ -157,14 +71,14 @@ export interface Targets {
   sinceMinutes: number;
 }
 
+/** The contract's defaults (contract/names.ts), and how far back log checks look. */
 export const DEFAULTS = {
-  region: "us-east-1",
-  functionName: "co-intelligence-code-executor",
-  repositoryName: "co-intelligence-backend",
-  invokeRoleName: "co-intelligence-eks-node-role",
-  // The namespace the Pulumi program creates (CONTRACT section 3).
-  namespace: "co-intelligence",
-  deploymentName: "backend",
+  region: DEFAULT_NAMES.region,
+  functionName: DEFAULT_NAMES.functionName,
+  repositoryName: DEFAULT_NAMES.repositoryName,
+  invokeRoleName: DEFAULT_NAMES.nodeRoleName,
+  namespace: DEFAULT_NAMES.namespace,
+  deploymentName: DEFAULT_NAMES.deploymentName,
   sinceMinutes: 15,
 } as const;
 
@@ -179,8 +93,8 @@ export const ENV_VARS = {
   url: ["BACKEND_URL"],
 } as const;
 
-/** Which Pulumi stack output (index.ts) feeds each target. */
-const STACK_OUTPUTS = {
+/** Which Pulumi stack output (contract/stack.ts, exported by index.ts) feeds each target. */
+const STACK_OUTPUTS: Partial<Record<keyof typeof FLAG_OF, StackOutputName>> = {
   region: "region",
   functionName: "functionName",
   repositoryName: "repositoryName",
@@ -189,7 +103,7 @@ const STACK_OUTPUTS = {
   deploymentName: "deploymentName",
   // `https://<ingressHost>` when the stack has an Ingress.
   url: "url",
-} as const;
+};
 
 const FLAG_OF = {
   region: "region",
@@ -211,24 +125,23 @@ const NAME_KIND: Partial<Record<keyof typeof FLAG_OF, NameKind>> = {
   deploymentName: "deployment",
 };
 
-export type StackOutputs = Record<string, unknown>;
-
 export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
   /** Reads a stack's outputs; default: `pulumi stack output --json --stack NAME`. */
-  readStack?: (stack: string) => StackOutputs;
+  readStack?: (stack: string) => StackOutputs | Promise<StackOutputs>;
   command: string;
 }
 
 /** Resolves every target: flag, then environment, then stack outputs, then default. */
-export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Targets {
+export async function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Promise<Targets> {
   const env = opts.env ?? process.env;
   const stack = flags.values.stack;
   if (stack !== undefined) {
     const problem = nameProblem("stack", stack);
     if (problem) throw new UsageError(`--stack ${problem}`, opts.command);
   }
-  const outputs = stack === undefined ? {} : (opts.readStack ?? readStackOutputs)(stack);
+  const outputs =
+    stack === undefined ? {} : await (opts.readStack ?? ((name) => readStackOutputs(name, env)))(stack);
   /** The value and where it came from (named in an error about it). */
   const source = (key: keyof typeof FLAG_OF): [string, string] | undefined => {
     const flag = flags.values[FLAG_OF[key]];
@@ -237,8 +150,8 @@ export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Target
       const value = env[name];
       if (value !== undefined && value !== "") return [value, name];
     }
-    if (key in STACK_OUTPUTS) {
-      const output = STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS];
+    const output = STACK_OUTPUTS[key];
+    if (output !== undefined) {
       const value = outputs[output];
       if (typeof value === "string" && value !== "") return [value, `stack output ${output}`];
     }
@@ -284,57 +197,6 @@ export function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): Target
     ...(url === undefined ? {} : { url: url.replace(/\/+$/, "") }),
     sinceMinutes,
   };
-}
-
-export const PULUMI_INSTALL_HINT =
-  "install it with `curl -fsSL https://get.pulumi.com | sh`, or pass the names as flags instead " +
-  "(--function NAME --repository NAME --invoke-role NAME ...)";
-
-/** `pulumi stack output --json --stack NAME`, parsed; a clear CliError when it cannot run. */
-export function readStackOutputs(stack: string, env: NodeJS.ProcessEnv = process.env): StackOutputs {
-  const pulumi = findOnPath("pulumi", env);
-  if (pulumi === undefined) {
-    throw new CliError(`--stack ${stack} needs the Pulumi CLI, which is not on PATH: ${PULUMI_INSTALL_HINT}`);
-  }
-  const result = spawnSync(pulumi, ["stack", "output", "--json", "--stack", stack], {
-    encoding: "utf8",
-    env,
-    // A hung backend login (or a network stall) must not hang the command.
-    timeout: 120_000,
-    killSignal: "SIGKILL",
-  });
-  if (result.error) throw new CliError(`could not run ${pulumi}: ${result.error.message}`);
-  if (result.status !== 0) {
-    const reason = firstLine(result.stderr) || `exit code ${result.status}`;
-    throw new CliError(
-      `pulumi stack output --stack ${stack} failed: ${reason} (check the stack name with: pulumi stack ls)`,
-    );
-  }
-  try {
-    const parsed: unknown = JSON.parse(result.stdout);
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
-      throw new Error("not an object");
-    return parsed as StackOutputs;
-  } catch {
-    throw new CliError(
-      `pulumi stack output --stack ${stack} did not print a JSON object; run it yourself to see why`,
-    );
-  }
-}
-
-/** The executable's path when `command` is on PATH. */
-export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
 }
 
 export function firstLine(text: string | undefined | null): string {

@@ -5,6 +5,7 @@
  * reach kubectl as a flag. The commands also put `--` before positional arguments; this is the
  * first of the two locks.
  */
+import { DEFAULT_NAMES, NAME_PATTERNS } from "../../contract/names";
 import { CliError } from "./cli-error";
 
 interface Rule {
@@ -14,52 +15,44 @@ interface Rule {
   example: string;
 }
 
-/** DNS-1123 label: namespaces, container names. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-/** DNS-1123 subdomain: deployment names. */
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 export const NAME_RULES = {
   namespace: {
-    pattern: DNS_LABEL,
+    pattern: NAME_PATTERNS.dnsLabel,
     grammar: "a Kubernetes namespace (DNS-1123 label: lower-case letters, digits and '-', at most 63)",
-    example: "co-intelligence",
+    example: DEFAULT_NAMES.namespace,
   },
   deployment: {
-    pattern: DNS_SUBDOMAIN,
+    pattern: NAME_PATTERNS.dnsSubdomain,
     grammar: "a Kubernetes object name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.')",
-    example: "backend",
+    example: DEFAULT_NAMES.deploymentName,
   },
   container: {
-    pattern: DNS_LABEL,
+    pattern: NAME_PATTERNS.dnsLabel,
     grammar: "a container name (DNS-1123 label)",
-    example: "backend",
+    example: DEFAULT_NAMES.containerName,
   },
   functionName: {
-    // Lambda's own pattern for FunctionName: a name, or a function ARN (optionally qualified).
-    pattern:
-      /^(arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:function:)?[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/,
+    pattern: NAME_PATTERNS.functionName,
     grammar: "a Lambda function name (letters, digits, '-', '_', at most 64) or function ARN",
-    example: "co-intelligence-code-executor",
+    example: DEFAULT_NAMES.functionName,
   },
   repositoryName: {
-    pattern: /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
+    pattern: NAME_PATTERNS.repositoryName,
     grammar: "an ECR repository name (lower-case letters, digits, '.', '_', '-' and '/')",
-    example: "co-intelligence-backend",
+    example: DEFAULT_NAMES.repositoryName,
   },
   invokeRoleName: {
-    pattern: /^[\w+=,.@-]{1,64}$/,
+    pattern: NAME_PATTERNS.iamRoleName,
     grammar: "an IAM role name (letters, digits and +=,.@_-, at most 64)",
-    example: "co-intelligence-eks-node-role",
+    example: DEFAULT_NAMES.nodeRoleName,
   },
   region: {
-    pattern: /^[a-z]{2}(-[a-z]+)+-\d$/,
+    pattern: NAME_PATTERNS.region,
     grammar: "an AWS region",
-    example: "us-east-1",
+    example: DEFAULT_NAMES.region,
   },
   stack: {
-    // Pulumi: a stack name, optionally qualified as org/stack or org/project/stack.
-    pattern: /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/,
+    pattern: NAME_PATTERNS.stack,
     grammar: "a Pulumi stack name (letters, digits, '-', '_', '.', optionally org/project/stack)",
     example: "prod",
   },

@@ -6,8 +6,8 @@
  */
 import net from "node:net";
 import { EXECUTION_OUTCOMES } from "../../backend/error-types";
-import type { LocalSandbox } from "../../lambda/local/server";
-import { reply } from "../helpers/fake-gemini";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
+import { reply } from "../../dev/fakes/gemini";
 import {
   eventually,
   parseRawResponse,

@@ -3,14 +3,14 @@
  * talking to a fake Gemini that speaks the REST wire protocol, and the real Python sandbox
  * behind the local Lambda runtime.
  */
-import type { LocalSandbox } from "../../lambda/local/server";
-import { reply, scripted, seedBrain, SEED_THOUGHT_SIGNATURE, type WirePart } from "../helpers/fake-gemini";
+import { parseSse } from "../../contract/chat";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
+import { reply, scripted, seedBrain, SEED_THOUGHT_SIGNATURE, type WirePart } from "../../dev/fakes/gemini";
 import {
   answerText,
   chat,
   eventually,
   names,
-  parseSse,
   startSandbox,
   startStack,
   type ChatEventRecord,

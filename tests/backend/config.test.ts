@@ -4,7 +4,8 @@
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { ConfigError, DEFAULT_ALLOWED_MODULES, loadConfig, missingConfiguration } from "../../backend/config";
+import { ConfigError, loadConfig, missingConfiguration } from "../../backend/config";
+import { DEFAULT_ALLOWED_MODULES } from "../../contract/sandbox-modules";
 
 describe("loadConfig", () => {
   it("uses the contract's defaults for an empty environment", () => {

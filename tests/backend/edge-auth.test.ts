@@ -7,7 +7,7 @@
  * 401 (and, with the token, do their work, which proves they were routed). And while bound to
  * loopback the backend answers only requests addressed to a loopback name (DNS rebinding).
  */
-import { reply } from "../helpers/fake-gemini";
+import { reply } from "../../dev/fakes/gemini";
 import {
   rawRequest,
   startHangingLambda,

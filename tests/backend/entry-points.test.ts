@@ -285,7 +285,7 @@ describe("npm start (the local stack)", () => {
       timeout: 30000,
     });
     expect(run.status).not.toBe(0);
-    expect(run.stderr.trim()).toBe("npm start: unknown option --prot; see npm start -- --help");
+    expect(run.stderr.trim()).toBe("npm start: unknown flag --prot (see: npm start -- --help)");
   });
 
   it("a busy port names the fix", async () => {

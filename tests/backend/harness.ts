@@ -8,14 +8,13 @@ import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { AppOverrides } from "../../backend/app";
-import { startLocalSandbox, type LocalSandbox } from "../../lambda/local/server";
+import { parseSse, type SseEvent } from "../../contract/chat";
+import { startLocalSandbox, type LocalSandbox } from "../../dev/local-lambda/server";
 import { startBackend, type RunningBackend } from "../../backend/server";
-import { startFakeGemini, type FakeGemini, type FakeScript } from "../helpers/fake-gemini";
+import { startFakeGemini, type FakeGemini, type FakeScript } from "../../dev/fakes/gemini";
 
-export interface ChatEventRecord {
-  event: string;
-  data: Record<string, unknown>;
-}
+/** One event of a chat stream as read off the wire (contract/chat.ts parses it). */
+export type ChatEventRecord = SseEvent;
 
 /** The real sandbox runtime (python3 workers) on a free port. */
 export function startSandbox(env: Record<string, string> = {}): Promise<LocalSandbox> {
@@ -212,21 +211,6 @@ export async function startHangingLambda(): Promise<HangingLambda> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** Parses a text/event-stream body into events (comments such as heartbeats are skipped). */
-export function parseSse(text: string): ChatEventRecord[] {
-  const events: ChatEventRecord[] = [];
-  for (const block of text.split("\n\n")) {
-    let event = "message";
-    const data: string[] = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data.push(line.slice(6));
-    }
-    if (data.length > 0) events.push({ event, data: JSON.parse(data.join("\n")) as Record<string, unknown> });
-  }
-  return events;
 }
 
 export interface ChatOptions {

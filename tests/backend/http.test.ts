@@ -4,9 +4,9 @@
  * produce in the contract's error shape, 405 with Allow, bearer auth on and off, health,
  * readiness, metrics.
  */
-import type { LocalSandbox } from "../../lambda/local/server";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
 import { startBackend } from "../../backend/server";
-import { seedBrain } from "../helpers/fake-gemini";
+import { seedBrain } from "../../dev/fakes/gemini";
 import {
   backendEnv,
   chat,

@@ -7,7 +7,7 @@
  * still running then is answered (an error event for a chat, a 503 for /api/execute), never
  * cut off without a word.
  */
-import { reply, scripted } from "../helpers/fake-gemini";
+import { reply, scripted } from "../../dev/fakes/gemini";
 import {
   chat,
   eventually,

@@ -7,7 +7,7 @@
  */
 import net from "node:net";
 import { startBackend, type RunningBackend } from "../../backend/server";
-import { reply } from "../helpers/fake-gemini";
+import { reply } from "../../dev/fakes/gemini";
 import {
   backendEnv,
   chat,

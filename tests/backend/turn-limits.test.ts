@@ -6,8 +6,8 @@
  * turn's tool rounds is capped, and so is the number of code executions per turn. The real
  * backend, the real SDK against the fake Gemini, and the real sandbox.
  */
-import type { LocalSandbox } from "../../lambda/local/server";
-import { reply, scripted, type FakeGeminiRequest, type WireContent } from "../helpers/fake-gemini";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
+import { reply, scripted, type FakeGeminiRequest, type WireContent } from "../../dev/fakes/gemini";
 import { chat, names, startSandbox, startStack, type ChatEventRecord, type Stack } from "./harness";
 
 let sandbox: LocalSandbox;

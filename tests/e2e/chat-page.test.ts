@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import type { LocalSandbox } from "../../lambda/local/server";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
 import {
   reply,
   seedBrain,
@@ -20,7 +20,7 @@ import {
   type FakeReply,
   type FakeScript,
   type WirePart,
-} from "../helpers/fake-gemini";
+} from "../../dev/fakes/gemini";
 import { startSandbox, startStack, type Stack } from "../backend/harness";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));

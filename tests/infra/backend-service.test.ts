@@ -107,7 +107,7 @@ describe("BackendService defaults", () => {
     expect(plain).toEqual({
       PORT: "8080",
       GEMINI_MODEL:
-        jest.requireActual<typeof import("../../backend/config")>("../../backend/config")
+        jest.requireActual<typeof import("../../contract/names")>("../../contract/names")
           .DEFAULT_GEMINI_MODEL,
       CODE_EXECUTION_ENABLED: "true",
       CODE_EXECUTOR_FUNCTION: "co-intelligence-code-executor",
@@ -273,7 +273,7 @@ describe("BackendService options", () => {
     "refuses the shared namespace %s, which would not carry the pod-security labels",
     async (namespace) => {
       await expect(backendService({ namespace })).rejects.toThrow(
-        /shared and would not carry the pod-security labels/,
+        /is shared with other workloads and has no pod-security labels/,
       );
     },
   );
@@ -297,7 +297,7 @@ describe("BackendService options", () => {
 
   it("refuses an autoscaler maximum below the minimum", async () => {
     await expect(backendService({ minReplicas: 3, maxReplicas: 2 })).rejects.toThrow(
-      /maxReplicas \(2\) is below/,
+      /maxReplicas \(2\) must be at least minReplicas \(3\)/,
     );
   });
 });

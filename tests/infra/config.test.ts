@@ -41,7 +41,7 @@ describe("stack configuration defaults", () => {
   it("needs only the region, the cluster name and the Gemini key", () => {
     const config = configWith({});
     expect(config.sandbox).toMatchObject({
-      functionName: "co-intelligence-code-executor",
+      name: "co-intelligence-code-executor",
       memoryMb: 512,
       timeoutSeconds: 35,
       sandboxTimeoutMs: 30000,
@@ -54,7 +54,11 @@ describe("stack configuration defaults", () => {
     });
     expect(config.sandbox.allowedModules).toHaveLength(15);
     expect(config.access).toEqual({ mode: "pod-identity", nodeRoleName: "co-intelligence-eks-node-role" });
-    expect(config.repository).toEqual({ name: "co-intelligence-backend", keepImages: 20 });
+    expect(config.repository).toMatchObject({
+      name: "co-intelligence-backend",
+      keepImages: 20,
+      protectedTags: [],
+    });
     expect(config.backend).toMatchObject({
       clusterName: "co-intelligence-eks",
       namespace: "co-intelligence",
@@ -65,6 +69,7 @@ describe("stack configuration defaults", () => {
       apiToken: undefined,
       kubeconfig: undefined,
     });
+    expect(config.requireApiToken).toBe(false);
     expect(config.tags).toEqual({ project: "co-intelligence", stack: "test" });
   });
 
@@ -144,9 +149,9 @@ describe("stack configuration errors name the fix", () => {
 
   it("reserves 20 by default and nothing only when the stack says none", () => {
     expect(configWith({}).sandbox.reservedConcurrency).toBe(20);
-    expect(
-      configWith({ "co-intelligence:reservedConcurrency": "none" }).sandbox.reservedConcurrency,
-    ).toBeUndefined();
+    expect(configWith({ "co-intelligence:reservedConcurrency": "none" }).sandbox.reservedConcurrency).toBe(
+      "none",
+    );
     expect(configWith({ "co-intelligence:reservedConcurrency": "50" }).sandbox.reservedConcurrency).toBe(50);
   });
 
@@ -167,7 +172,7 @@ describe("stack configuration errors name the fix", () => {
         { geminiApiKey: "k", apiToken: "t" },
       ),
     );
-    expect(config.backend.requireApiToken).toBe(true);
+    expect(config.requireApiToken).toBe(true);
   });
 
   it.each(["default", "kube-system", "kube-public", "kube-node-lease"])("the shared namespace %s", (ns) => {
@@ -371,20 +376,23 @@ describe("stack configuration errors name the fix", () => {
   });
 });
 
-describe("the README's stack configuration table", () => {
+describe("the stack configuration table of the docs", () => {
   it("lists every key config.ts reads", () => {
     const fs = jest.requireActual<typeof import("node:fs")>("node:fs");
     const path = jest.requireActual<typeof import("node:path")>("node:path");
-    const root = path.join(__dirname, "..", "..");
-    const source = fs.readFileSync(path.join(root, "config.ts"), "utf8");
-    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
-    const keys = new Set<string>();
-    for (const m of source.matchAll(/r\.(?:string|integer|optionalInteger|boolean|list)\("(\w+)"/g))
-      keys.add(m[1]!);
-    for (const m of source.matchAll(/`\$\{NS\}:(\w+)`\)/g)) keys.add(m[1]!);
-    keys.add("allowedModules");
-    expect(keys.size).toBeGreaterThan(25);
-    const missing = [...keys].filter((key) => !readme.includes(`| \`co-intelligence:${key}\` |`));
-    expect(missing).toEqual([]);
+    const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "configuration.md"), "utf8");
+    // Every key the program asks for, recorded as it reads an otherwise empty stack.
+    const read = new Set<string>();
+    const recording: ConfigSource = {
+      project: "co-intelligence",
+      stack: "test",
+      get: (key) => void read.add(key),
+      getSecret: (key) => void read.add(key),
+      isSecret: () => false,
+    };
+    expect(() => loadConfig(recording)).toThrow();
+    const keys = [...read].filter((key) => key.startsWith("co-intelligence:"));
+    expect(keys.length).toBeGreaterThan(30);
+    expect(keys.filter((key) => !doc.includes(`| \`${key}\` |`))).toEqual([]);
   });
 });

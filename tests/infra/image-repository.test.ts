@@ -61,9 +61,9 @@ describe("ImageRepository", () => {
     );
   });
 
-  it("refuses to keep zero images", async () => {
+  it("refuses to keep fewer than 5 images (nothing to roll back to)", async () => {
     await expect(imageRepository({ keepImages: 0 })).rejects.toThrow(
-      /keepImages must be a positive whole number/,
+      /keepImages must be a whole number from 5 to 200/,
     );
   });
 });

@@ -1,6 +1,7 @@
 // The whole program (index.ts) under the real dev and prod stack files, with Pulumi's mocks:
 // the security properties hold on every registered resource, and the outputs the operations
 // commands read exist.
+import { STACK_OUTPUT_NAMES } from "../../contract/stack";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -324,23 +325,11 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     expect(ofType(first.resources, "kubernetes:core/v1:Service")).toHaveLength(1);
   });
 
-  it("exports the names the operations commands read", async () => {
+  it("exports exactly the outputs the operations commands read, with the stack's names", async () => {
     const outputs = run.value as unknown as Record<string, unknown>;
+    expect(Object.keys(outputs).sort()).toEqual([...STACK_OUTPUT_NAMES].sort());
     const values: Record<string, unknown> = {};
-    for (const key of [
-      "functionName",
-      "functionArn",
-      "repositoryUrl",
-      "repositoryName",
-      "namespace",
-      "serviceName",
-      "deploymentName",
-      "invokeRoleArn",
-      "invokeRoleName",
-      "region",
-    ]) {
-      values[key] = await run.resolve(outputs[key]);
-    }
+    for (const key of STACK_OUTPUT_NAMES) values[key] = await run.resolve(outputs[key]);
     const config = stackFileConfig(stack);
     expect(values).toMatchObject({
       functionName: config["co-intelligence:functionName"],

@@ -67,10 +67,12 @@ describe("Pulumi.yaml (the project file)", () => {
     expect(typeof project.description).toBe("string");
   });
 
-  it("runs index.ts with the Node.js runtime and TypeScript", () => {
+  it("runs index.ts with the Node.js runtime and TypeScript: package.json's main, which the host runs when the project file names none", () => {
     expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true } });
-    expect(fs.statSync(path.join(ROOT, project.main)).isFile()).toBe(true);
-    expect(project.main).toBe("index.ts");
+    expect(project.main).toBeUndefined();
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main?: string };
+    expect(pkg.main).toBe("index.ts");
+    expect(fs.statSync(path.join(ROOT, pkg.main!)).isFile()).toBe(true);
   });
 
   it("keeps stack files in stacks/, which exists", () => {

@@ -1,4 +1,4 @@
-// scripts/pulumi.ts, run for real through npm's tsx with a recording `pulumi` stub on PATH
+// scripts/pulumi/main.ts, run for real through npm's tsx with a recording `pulumi` stub on PATH
 // (or none, for the install hint).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -29,7 +29,7 @@ function wrapper(args: string[], opts: { withPulumi: boolean; exit?: number; via
   fs.rmSync(recordFile, { force: true });
   const [command, commandArgs] = opts.viaNpm
     ? ["npm", ["run", "--silent", opts.viaNpm, "--", ...args]]
-    : [path.join(NODE_BIN, "tsx"), ["scripts/pulumi.ts", ...args]];
+    : [path.join(NODE_BIN, "tsx"), ["scripts/pulumi/main.ts", ...args]];
   const result = spawnSync(command, commandArgs, {
     cwd: ROOT,
     env: { PATH, HOME: os.tmpdir(), PULUMI_STUB_EXIT: String(opts.exit ?? 0) },
@@ -42,7 +42,7 @@ function wrapper(args: string[], opts: { withPulumi: boolean; exit?: number; via
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
 }
 
-describe("npm run preview|deploy|destroy (scripts/pulumi.ts)", () => {
+describe("npm run preview|deploy|destroy (scripts/pulumi/main.ts)", () => {
   it("refuses to run without --stack and says how to name one", () => {
     const run = wrapper(["up"], { withPulumi: true });
     expect(run.status).toBe(2);

@@ -1,9 +1,12 @@
-// The SANDBOX_* variables the program gives the function, read by the sandbox's own parser
-// (lambda/sandbox/config.py, run with the real python3): what Pulumi deploys is what the
-// function accepts, and config.ts and the sandbox vet the same modules.
+// The one place the Python sandbox's own copy of the contract (lambda/handler.py,
+// lambda/sandbox/config.py and modules.py, run with the real python3) is held against
+// contract/: the same vetted modules and default allow-list, the same environment variables,
+// defaults, bounds and code limit; and the SANDBOX_* variables the program deploys are ones
+// the function accepts.
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { DEFAULT_ALLOWED_MODULES, VETTED_MODULES } from "../../contract/sandbox-modules";
+import { defaultSandboxMemoryMb, SANDBOX_ENV, SANDBOX_LIMITS } from "../../contract/sandbox";
 import { oneOf, runPulumi, stackConfigWithSecrets } from "./pulumi-harness";
 
 const LAMBDA_DIR = path.join(__dirname, "..", "..", "lambda");
@@ -58,4 +61,60 @@ it("vets the same modules, for the same reasons, and defaults to the same allow-
   const parsed = sandboxParse({});
   expect(VETTED_MODULES).toEqual(parsed.vetted);
   expect([...DEFAULT_ALLOWED_MODULES]).toEqual(parsed.defaults);
+});
+
+it("uses the contract's defaults: the time limit, the output cap, and the memory left after the parent's reserve", () => {
+  for (const functionMb of ["512", "1024", "3008", "128"]) {
+    const parsed = sandboxParse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: functionMb });
+    expect({ functionMb, parsed }).toEqual({
+      functionMb,
+      parsed: expect.objectContaining({
+        timeoutMs: SANDBOX_LIMITS.timeoutMs.default,
+        maxOutputBytes: SANDBOX_LIMITS.maxOutputBytes.default,
+        memoryMb: defaultSandboxMemoryMb(Number(functionMb)),
+      }),
+    });
+  }
+});
+
+describe.each([
+  ["timeoutMs", SANDBOX_ENV.timeoutMs, SANDBOX_LIMITS.timeoutMs],
+  ["maxOutputBytes", SANDBOX_ENV.maxOutputBytes, SANDBOX_LIMITS.maxOutputBytes],
+  ["memoryMb", SANDBOX_ENV.memoryMb, SANDBOX_LIMITS.memoryMb],
+] as const)("%s (%s)", (field, variable, range) => {
+  it("accepts exactly the contract's range, and names the variable when refusing", () => {
+    for (const value of [range.min, range.max])
+      expect(sandboxParse({ [variable]: String(value) })).toMatchObject({ [field]: value });
+    for (const value of [range.min - 1, range.max + 1])
+      expect(String(sandboxParse({ [variable]: String(value) }).error)).toContain(variable);
+  });
+});
+
+it("names the allow-list variable the contract names", () => {
+  expect(String(sandboxParse({ [SANDBOX_ENV.allowedModules]: "math,os" }).error)).toContain(
+    SANDBOX_ENV.allowedModules,
+  );
+  expect(sandboxParse({ [SANDBOX_ENV.allowedModules]: "math,re" })).toMatchObject({
+    allowed: ["math", "re"],
+  });
+});
+
+it("takes code up to the contract's limit (handler.MAX_CODE_BYTES)", () => {
+  const result = spawnSync(
+    "python3",
+    [
+      "-I",
+      "-c",
+      [
+        "import ast, sys",
+        "tree = ast.parse(open(sys.argv[1]).read())",
+        "[node] = [n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'MAX_CODE_BYTES']",
+        "print(eval(compile(ast.Expression(node.value), 'handler.py', 'eval')))",
+      ].join("\n"),
+      path.join(LAMBDA_DIR, "handler.py"),
+    ],
+    { encoding: "utf8", timeout: 20000 },
+  );
+  expect(result.stderr).toBe("");
+  expect(Number(result.stdout)).toBe(SANDBOX_LIMITS.maxCodeBytes);
 });

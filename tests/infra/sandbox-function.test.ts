@@ -78,8 +78,8 @@ describe("SandboxFunction defaults", () => {
     expect(Number(vars.SANDBOX_MEMORY_MB)).toBeGreaterThanOrEqual(384);
   });
 
-  it("leaves reserved concurrency unset (young accounts reject any reservation)", () => {
-    expect(lambdaOf(resources).reservedConcurrentExecutions).toBeUndefined();
+  it("reserves 20 concurrent executions: a share of the account's concurrency, and a ceiling one client cannot lift", () => {
+    expect(lambdaOf(resources).reservedConcurrentExecutions).toBe(20);
   });
 
   it("logs to its own new log group with a retention, through the function's logging config", () => {
@@ -333,8 +333,15 @@ describe("SandboxFunction options", () => {
     await expect(sandboxFunction({ reservedConcurrency: 0 })).rejects.toThrow(/would disable the function/);
   });
 
+  it('reserves nothing only when told so explicitly: reservedConcurrency "none" (accounts limited to 10)', async () => {
+    const { resources } = await sandboxFunction({ reservedConcurrency: "none" });
+    expect(lambdaOf(resources).reservedConcurrentExecutions).toBeUndefined();
+  });
+
   it("refuses a function timeout that does not outlast the sandbox limit", async () => {
-    await expect(sandboxFunction({ timeoutSeconds: 30 })).rejects.toThrow(/must exceed the sandbox limit/);
+    await expect(sandboxFunction({ timeoutSeconds: 30 })).rejects.toThrow(
+      /timeoutSeconds must be more than the sandbox limit \(30000 ms\)/,
+    );
   });
 });
 
@@ -351,33 +358,36 @@ describe("the deployment package", () => {
     return files;
   }
 
-  it("is registered as an archive of exactly lambda/handler.py, lambda/sandbox/*.py and the arm64 native helper", async () => {
+  it("is registered as an archive of exactly lambda/ as git tracks it: the handler, the sandbox package and both native helper builds", async () => {
     const files = await registeredArchive();
-    const expected = [
-      "handler.py",
-      "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
-      ...fs
-        .readdirSync(path.join(LAMBDA, "sandbox"))
-        .filter((f) => f.endsWith(".py"))
-        .map((f) => `sandbox/${f}`),
-    ].sort();
-    expect(Object.keys(files).sort()).toEqual(expected);
+    const tracked = spawnSync("git", ["ls-files", "--", "."], { cwd: LAMBDA, encoding: "utf8" });
+    expect(tracked.status).toBe(0);
+    const expected = tracked.stdout.split("\n").filter((line) => line !== "");
+    expect(expected).toEqual(
+      expect.arrayContaining([
+        "handler.py",
+        "sandbox/__init__.py",
+        "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
+        "sandbox/native/x86_64/_sandbox_kernel.abi3.so",
+      ]),
+    );
+    expect(Object.keys(files).sort()).toEqual(expected.sort());
     for (const [archivePath, file] of Object.entries(files)) {
       expect({ archivePath, file }).toEqual({ archivePath, file: path.join(LAMBDA, archivePath) });
     }
   });
 
-  it("leaves out lambda/local, byte-code caches and anything that is not Python source", async () => {
+  it("leaves out byte-code caches, hidden files and anything that is neither Python source nor a helper build", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-code-"));
     try {
       fs.mkdirSync(path.join(dir, "sandbox", "__pycache__"), { recursive: true });
-      fs.mkdirSync(path.join(dir, "local"));
+      fs.mkdirSync(path.join(dir, ".idea"));
       fs.writeFileSync(path.join(dir, "handler.py"), "def handler(event, context):\n    return {}\n");
       fs.writeFileSync(path.join(dir, "sandbox", "__init__.py"), "");
       fs.writeFileSync(path.join(dir, "sandbox", "__pycache__", "__init__.cpython-311.pyc"), "x");
       fs.writeFileSync(path.join(dir, "sandbox", "notes.md"), "x");
-      fs.writeFileSync(path.join(dir, "local", "worker.py"), "x");
-      fs.writeFileSync(path.join(dir, "local", "server.ts"), "x");
+      fs.writeFileSync(path.join(dir, ".env"), "AWS_SECRET_ACCESS_KEY=x");
+      fs.writeFileSync(path.join(dir, ".idea", "workspace.py"), "x");
       for (const arch of ["aarch64", "x86_64"]) {
         fs.mkdirSync(path.join(dir, "sandbox", "native", arch), { recursive: true });
         fs.writeFileSync(path.join(dir, "sandbox", "native", arch, "_sandbox_kernel.abi3.so"), "x");
@@ -386,21 +396,18 @@ describe("the deployment package", () => {
         "handler.py",
         "sandbox/__init__.py",
         "sandbox/native/aarch64/_sandbox_kernel.abi3.so",
+        "sandbox/native/x86_64/_sandbox_kernel.abi3.so",
       ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("runs on its own: the archive's files alone answer print(25 * 47) through handler.handler (with this machine's build of the helper beside the arm64 one)", async () => {
+  it("runs on its own: the archive's files alone answer print(25 * 47) through handler.handler", async () => {
     const files = await registeredArchive();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-unzipped-"));
     try {
-      const hostHelper = `sandbox/native/${os.arch() === "x64" ? "x86_64" : "aarch64"}/_sandbox_kernel.abi3.so`;
-      for (const [archivePath, file] of Object.entries({
-        ...files,
-        [hostHelper]: path.join(LAMBDA, hostHelper),
-      })) {
+      for (const [archivePath, file] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, archivePath)), { recursive: true });
         fs.copyFileSync(file, path.join(dir, archivePath));
       }
@@ -422,27 +429,22 @@ describe("the deployment package", () => {
     }
   });
 
-  it("fails the program with the build command when the arm64 native helper is missing", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-code-"));
-    try {
-      fs.mkdirSync(path.join(dir, "sandbox"));
-      fs.writeFileSync(path.join(dir, "handler.py"), "");
-      expect(() => sandboxPackageFiles(dir)).toThrow(/bash lambda\/native\/build\.sh aarch64/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("ships handler.py and the sandbox package, and nothing of lambda/local or byte-code caches", () => {
-    const files = Object.keys(sandboxPackageFiles());
-    expect(files).toContain("handler.py");
-    expect(files).toContain("sandbox/__init__.py");
-    expect(files).toContain("sandbox/config.py");
-    expect(files.every((f) => f === "handler.py" || f.startsWith("sandbox/"))).toBe(true);
-    expect(files.some((f) => f.includes("local") || f.includes("__pycache__") || f.endsWith(".pyc"))).toBe(
-      false,
-    );
-  });
+  it.each(["aarch64", "x86_64"])(
+    "fails the program with the build command when the %s native helper is missing",
+    (missing) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-code-"));
+      try {
+        fs.writeFileSync(path.join(dir, "handler.py"), "");
+        for (const arch of ["aarch64", "x86_64"].filter((a) => a !== missing)) {
+          fs.mkdirSync(path.join(dir, "sandbox", "native", arch), { recursive: true });
+          fs.writeFileSync(path.join(dir, "sandbox", "native", arch, "_sandbox_kernel.abi3.so"), "x");
+        }
+        expect(() => sandboxPackageFiles(dir)).toThrow(`bash native/build.sh ${missing}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("the sandbox network's flow logs (Security Hub EC2.6)", () => {

@@ -1,4 +1,7 @@
-/** The README's sandbox commands: `npm run sandbox` and `npm run bench:sandbox` work as shown. */
+/**
+ * The sandbox commands of docs/development.md and docs/reference/commands.md: `npm run sandbox`
+ * and `npm run bench:sandbox` work as shown.
+ */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -6,10 +9,10 @@ import path from "node:path";
 const ROOT = path.join(__dirname, "..", "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
-describe("npm run sandbox (lambda/local/cli.ts)", () => {
+describe("npm run sandbox (dev/local-lambda/cli.ts)", () => {
   it("prints usage with every flag and its default for --help", () => {
-    const out = execFileSync(TSX, ["lambda/local/cli.ts", "--help"], { cwd: ROOT, encoding: "utf8" });
-    for (const text of ["--port N", "default 9001", "--workers N", "--python PATH", "Example:"])
+    const out = execFileSync(TSX, ["dev/local-lambda/cli.ts", "--help"], { cwd: ROOT, encoding: "utf8" });
+    for (const text of ["--port N", "default 9001", "--workers N", "--python PATH", "example:"])
       expect(out).toContain(text);
   });
 
@@ -17,7 +20,7 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
     let status = 0;
     let stderr = "";
     try {
-      execFileSync(TSX, ["lambda/local/cli.ts", "--bogus", "1"], {
+      execFileSync(TSX, ["dev/local-lambda/cli.ts", "--bogus", "1"], {
         cwd: ROOT,
         encoding: "utf8",
         stdio: "pipe",
@@ -31,7 +34,7 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
   });
 
   it("serves invocations on the port it prints", async () => {
-    const cli: ChildProcess = spawn(TSX, ["lambda/local/cli.ts", "--port", "0", "--workers", "1"], {
+    const cli: ChildProcess = spawn(TSX, ["dev/local-lambda/cli.ts", "--port", "0", "--workers", "1"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -56,7 +59,7 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
     }
   });
   it("stops quietly on Ctrl-C (SIGINT): exit 0, no Python traceback, no process left behind", async () => {
-    const cli: ChildProcess = spawn(TSX, ["lambda/local/cli.ts", "--port", "0", "--workers", "2"], {
+    const cli: ChildProcess = spawn(TSX, ["dev/local-lambda/cli.ts", "--port", "0", "--workers", "2"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -67,7 +70,7 @@ describe("npm run sandbox (lambda/local/cli.ts)", () => {
       cli.on("exit", (code) => reject(new Error(`cli exited with ${code}: ${stderr}`)));
     });
     const pythons = () =>
-      execFileSync("sh", ["-c", `pgrep -f "lambda/local/worker.py|sandbox.zygote" || true`], {
+      execFileSync("sh", ["-c", `pgrep -f "dev/local-lambda/worker.py|sandbox.zygote" || true`], {
         encoding: "utf8",
       })
         .trim()

@@ -68,7 +68,9 @@ def fingerprint(handler):
         "environHasCanary": "AWS_SECRET_ACCESS_KEY" in os.environ,
         "handlerProcess": process_state(os.getpid()),
         "zygoteProcess": process_state(zygote_pid),
-        "zygoteRestarted": zygote_pid != fingerprint.first_zygote_pid if hasattr(fingerprint, "first_zygote_pid") else False,
+        "zygoteRestarted": zygote_pid != fingerprint.first_zygote_pid
+        if hasattr(fingerprint, "first_zygote_pid")
+        else False,
     }
 
 

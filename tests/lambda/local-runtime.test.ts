@@ -2,7 +2,7 @@ import { execSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
+import { LocalSandbox, startLocalSandbox } from "../../dev/local-lambda/server";
 
 const FUNCTION = "co-intelligence-code-executor";
 let sandbox: LocalSandbox;
@@ -122,7 +122,9 @@ describe("local Lambda runtime (real @aws-sdk/client-lambda against startLocalSa
     // while one is busy, as Lambda's OOM killer or a runtime bug would.
     const before = await invokeCode("print(1)");
     expect(decode(before.Payload)).toMatchObject({ ok: true });
-    const pids = execSync(`pgrep -f "lambda/local/worker.py" -P ${process.pid} || true`, { encoding: "utf8" })
+    const pids = execSync(`pgrep -f "dev/local-lambda/worker.py" -P ${process.pid} || true`, {
+      encoding: "utf8",
+    })
       .trim()
       .split("\n")
       .filter(Boolean);
@@ -157,7 +159,7 @@ describe("local Lambda runtime (real @aws-sdk/client-lambda against startLocalSa
       );
     try {
       expect(decode((await send("print(0)")).Payload)).toMatchObject({ ok: true });
-      const pids = execSync(`pgrep -f "lambda/local/worker.py" -P ${process.pid} || true`, {
+      const pids = execSync(`pgrep -f "dev/local-lambda/worker.py" -P ${process.pid} || true`, {
         encoding: "utf8",
       })
         .trim()

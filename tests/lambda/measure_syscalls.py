@@ -28,13 +28,24 @@ REFUSED_ON_PURPOSE = {
     "connect": "uuid1(): the same request to uuidd",
     "newfstatat": "the corpus's stat('/etc/passwd') through random._os, an attempt that must fail",
 }
-ALLOW_EVERYTHING = "import sandbox.zygote as _z, sandbox.kernel_filter as _k\n_z.FILTER_DEFAULT_ACTION = _k.SECCOMP_RET_ALLOW\n"
+ALLOW_EVERYTHING = (
+    "import sandbox.zygote as _z, sandbox.kernel_filter as _k\n"
+    "_z.FILTER_DEFAULT_ACTION = _k.SECCOMP_RET_ALLOW\n"
+)
 
 CORPUS = [
     "print(25 * 47)",
     "15 / 100 * 2847",
     "import math\nmath.sqrt(144)",
-    "primes = []\nn = 2\nwhile len(primes) < 100:\n    if all(n % p for p in primes if p * p <= n):\n        primes.append(n)\n    n += 1\nprint(sum(primes))",
+    (
+        "primes = []\n"
+        "n = 2\n"
+        "while len(primes) < 100:\n"
+        "    if all(n % p for p in primes if p * p <= n):\n"
+        "        primes.append(n)\n"
+        "    n += 1\n"
+        "print(sum(primes))"
+    ),
     "a, b = 0, 1\nfib = []\nfor _ in range(3000):\n    fib.append(a)\n    a, b = b, a + b\nprint(fib[-1])",
     "print('x' * 200000)",
     "import sys",
@@ -46,7 +57,11 @@ CORPUS = [
     "x = [1] * 10**9",
     "x = bytearray(10**8)\nprint(len(x))",
     "while True: pass",
-    "import time\ntime.sleep(0.05)\nprint(time.time(), time.monotonic(), time.process_time(), time.perf_counter())",
+    (
+        "import time\n"
+        "time.sleep(0.05)\n"
+        "print(time.time(), time.monotonic(), time.process_time(), time.perf_counter())"
+    ),
     "import warnings\nwarnings.warn('careful')",
     "e = ValueError('a')\ne.add_note('note')\nraise e",
     "raise ExceptionGroup('g', [ValueError(1), TypeError(2)])",
@@ -62,13 +77,32 @@ CORPUS = [
     "import json\nprint(json.dumps({'a': [1, 2.5, None]}))",
     "help()",
     "import collections\nprint(collections.Counter('abracadabra').most_common(2))",
-    "import datetime\nprint(datetime.datetime.now().astimezone().isoformat(), datetime.datetime.strptime('2024-03-01', '%Y-%m-%d').strftime('%A %c %Z'))",
+    (
+        "import datetime\n"
+        "print(datetime.datetime.now().astimezone().isoformat(), "
+        "datetime.datetime.strptime('2024-03-01', '%Y-%m-%d').strftime('%A %c %Z'))"
+    ),
     "import decimal\ndecimal.getcontext().prec = 50\nprint(decimal.Decimal(1) / decimal.Decimal(7))",
-    "import statistics\nprint(statistics.NormalDist(0, 1).cdf(1), statistics.stdev([1, 2, 3]), statistics.correlation([1,2,3],[3,2,1]))",
+    (
+        "import statistics\n"
+        "print(statistics.NormalDist(0, 1).cdf(1), statistics.stdev([1, 2, 3]), "
+        "statistics.correlation([1,2,3],[3,2,1]))"
+    ),
     "import re\nprint(re.findall(r'\\d+', 'a1b22'), re.compile('(?i)x+').sub('y', 'XXx'))",
     "import uuid\nprint(uuid.uuid4(), uuid.uuid1(), uuid.uuid5(uuid.NAMESPACE_DNS, 'a'))",
-    "import hashlib\nprint(hashlib.sha256(b'x').hexdigest(), hashlib.md5(b'x').hexdigest(), hashlib.sha3_512(b'x').hexdigest(), hashlib.blake2s(b'x').hexdigest(), hashlib.pbkdf2_hmac('sha256', b'p', b's', 1000).hex(), hashlib.scrypt(b'p', salt=b's', n=16, r=8, p=1).hex(), hashlib.new('sha512_256', b'x').hexdigest() if 'sha512_256' in hashlib.algorithms_available else 0)",
-    "import base64, textwrap, string, fractions, itertools\nprint(base64.b64encode(b'x'), textwrap.fill('a b c', 2), string.Template('$a').substitute(a=1), fractions.Fraction(3, 9), list(itertools.permutations([1,2])))",
+    (
+        "import hashlib\n"
+        "print(hashlib.sha256(b'x').hexdigest(), hashlib.md5(b'x').hexdigest(), "
+        "hashlib.sha3_512(b'x').hexdigest(), hashlib.blake2s(b'x').hexdigest(), "
+        "hashlib.pbkdf2_hmac('sha256', b'p', b's', 1000).hex(), hashlib.scrypt(b'p', salt=b's', n=16, "
+        "r=8, p=1).hex(), hashlib.new('sha512_256', "
+        "b'x').hexdigest() if 'sha512_256' in hashlib.algorithms_available else 0)"
+    ),
+    (
+        "import base64, textwrap, string, fractions, itertools\n"
+        "print(base64.b64encode(b'x'), textwrap.fill('a b c', 2), string.Template('$a').substitute(a=1), "
+        "fractions.Fraction(3, 9), list(itertools.permutations([1,2])))"
+    ),
     "import calendar\nprint(calendar.month(2024, 2), calendar.TextCalendar().formatyear(2024)[:50])",
     "import csv\nprint(list(csv.reader(['a,b'])))",
     "import difflib\nprint(list(difflib.unified_diff(['a'], ['b'])))",
@@ -76,9 +110,15 @@ CORPUS = [
     "import html, html.parser\nprint(html.escape('<'))",
     "import secrets\nprint(secrets.token_hex(16))",
     "import hmac\nprint(hmac.new(b'k', b'm', 'sha256').hexdigest())",
-    "import struct, zlib, binascii\nprint(struct.pack('<I', 1), zlib.compress(b'x' * 1000), binascii.hexlify(b'x'))",
+    (
+        "import struct, zlib, binascii\n"
+        "print(struct.pack('<I', 1), zlib.compress(b'x' * 1000), binascii.hexlify(b'x'))"
+    ),
     "import unicodedata\nprint(unicodedata.name('\u00e9'))",
-    "import graphlib, copy, reprlib, colorsys, cmath, functools, operator, heapq, bisect\nprint(cmath.sqrt(-1), heapq.nlargest(2, [1,3,2]), functools.reduce(operator.add, [1,2]))",
+    (
+        "import graphlib, copy, reprlib, colorsys, cmath, functools, operator, heapq, bisect\n"
+        "print(cmath.sqrt(-1), heapq.nlargest(2, [1,3,2]), functools.reduce(operator.add, [1,2]))"
+    ),
     "import json\njson.loads('[' * 100000 + ']' * 100000)",
     "print(eval('1+1'), exec('x=1'))",
     "import threading",
@@ -91,9 +131,17 @@ CORPUS = [
     "import string\nprint(string.Formatter().format('{0:>10}', 'x'))",
     "print(sorted(set(range(100000)))[-1])",
     "import datetime\nprint(datetime.datetime.fromtimestamp(0))",
-    "import time\nprint(time.localtime(), time.strftime('%Y-%m-%d %H:%M:%S'), time.ctime(), time.get_clock_info('monotonic'))",
-    "import decimal\nprint(decimal.Decimal('1.1').quantize(decimal.Decimal('0.01')), format(decimal.Decimal('1234.5'), ','))",
-    "print(''.join(chr(i) for i in range(0x20, 0x3000)))"
+    (
+        "import time\n"
+        "print(time.localtime(), time.strftime('%Y-%m-%d %H:%M:%S'), time.ctime(), "
+        "time.get_clock_info('monotonic'))"
+    ),
+    (
+        "import decimal\n"
+        "print(decimal.Decimal('1.1').quantize(decimal.Decimal('0.01')), "
+        "format(decimal.Decimal('1234.5'), ','))"
+    ),
+    "print(''.join(chr(i) for i in range(0x20, 0x3000)))",
 ]
 
 

@@ -1,5 +1,5 @@
 /**
- * The sandbox's native helper (lambda/native/sandbox_kernel.c): the committed builds are exactly
+ * The sandbox's native helper (native/sandbox_kernel.c): the committed builds are exactly
  * what the source builds to, the aarch64 one (what the function runs) is a shared object the
  * Lambda runtime can load, and the helper does what the sandbox relies on.
  */
@@ -10,7 +10,7 @@ import path from "node:path";
 import { supportedPythons } from "./pythons";
 
 const NATIVE = path.join(__dirname, "..", "..", "lambda", "sandbox", "native");
-const BUILD = path.join(__dirname, "..", "..", "lambda", "native", "build.sh");
+const BUILD = path.join(__dirname, "..", "..", "native", "build.sh");
 const COMPILERS = {
   x86_64: os.arch() === "x64" ? "gcc" : "x86_64-linux-gnu-gcc",
   aarch64: os.arch() === "arm64" ? "gcc" : "aarch64-linux-gnu-gcc",
@@ -27,7 +27,7 @@ const built = (arch: string) => path.join(NATIVE, arch, "_sandbox_kernel.abi3.so
 
 describe.each(Object.entries(COMPILERS))("the %s build", (arch, compiler) => {
   (has(compiler) ? it : it.skip)(
-    `is byte for byte what lambda/native/build.sh makes from the source (${compiler})`,
+    `is byte for byte what native/build.sh makes from the source (${compiler})`,
     () => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), "native-build-"));
       try {

@@ -3,21 +3,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { SandboxError, SandboxResponse } from "../../contract/sandbox";
 
-export interface SandboxError {
-  type: string;
-  message: string;
-  traceback: string | null;
-}
-export interface SandboxResponse {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-  result: string | null;
-  error: SandboxError | null;
-  truncated: boolean;
-  durationMs: number;
-}
+export type { SandboxError, SandboxResponse };
 export interface ProcessState {
   alive: boolean;
   stopped?: boolean;
@@ -89,7 +77,7 @@ export function runAsModes(): RunAs[] {
   const ids = accountIds(SANDBOX_TEST_USER);
   if (!ids)
     throw new Error(
-      `the unprivileged account ${SANDBOX_TEST_USER} is missing: run bash scripts/dev/ensure-test-deps.sh as root (npm test does)`,
+      `the unprivileged account ${SANDBOX_TEST_USER} is missing: run bash dev/ensure-test-deps.sh as root (npm test does)`,
     );
   return [
     { label: "as root" },

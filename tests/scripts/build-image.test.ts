@@ -1,4 +1,4 @@
-// npm run build:image (scripts/build-image.ts), run for real with the recording docker stub.
+// npm run build:image (scripts/build-image/), run for real with the recording docker stub.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

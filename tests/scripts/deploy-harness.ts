@@ -28,7 +28,7 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Leave the stubs off PATH (a machine without docker/kubectl). */
   noStubs?: boolean;
-  /** Run it the way the README shows: `npm run --silent <script> -- args...`. */
+  /** Run it the way the docs show: `npm run --silent <script> -- args...`. */
   viaNpm?: string;
   /** System directories on PATH after the stubs and node. Default /usr/local/bin, /usr/bin, /bin. */
   systemPath?: string[];
@@ -65,7 +65,7 @@ export async function runScript(script: string, args: string[], opts: RunOptions
   };
   const [command, commandArgs] = opts.viaNpm
     ? ["npm", ["run", "--silent", opts.viaNpm, "--", ...args]]
-    : [path.join(NODE_BIN, "tsx"), [path.join("scripts", `${script}.ts`), ...args]];
+    : [path.join(NODE_BIN, "tsx"), [path.join("scripts", script, "main.ts"), ...args]];
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env,

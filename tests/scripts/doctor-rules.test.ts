@@ -4,9 +4,8 @@
 import { evaluate, parsePolicyDocument, wildcardMatch } from "../../scripts/doctor/iam-policy";
 import { configProblems } from "../../scripts/doctor/function";
 import { describeRule, leavingRoute } from "../../scripts/doctor/network";
-import { podProblem } from "../../scripts/doctor/kubernetes";
 import { imageInRepository } from "../../scripts/doctor/ecr";
-import { labelSelector } from "../../scripts/doctor/kubectl";
+import { labelSelector, podNotReady, podProblem } from "../../scripts/adapters/kubectl";
 
 const FN = "arn:aws:lambda:us-east-1:123456789012:function:co-intelligence-code-executor";
 const ACTION = "lambda:InvokeFunction";
@@ -159,7 +158,7 @@ describe("routes that leave the VPC (function-network)", () => {
   });
 });
 
-describe("pods restarting in a loop (deployment-ready)", () => {
+describe("the one rule of an unwell pod (doctor's deployment-ready, rollout's diagnosis)", () => {
   const pod = (status: object) => ({
     metadata: { name: "backend-1" },
     status: { containerStatuses: [{ name: "backend", ...status }] },
@@ -188,6 +187,23 @@ describe("pods restarting in a loop (deployment-ready)", () => {
     expect(
       podProblem(pod({ ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } })),
     ).toBeUndefined();
+  });
+
+  it("counts restarts as a loop from the third on a container that is not ready: two are not a loop", () => {
+    expect(podProblem(pod({ ready: false, restartCount: 2, state: { running: {} } }))).toBeUndefined();
+    expect(podProblem(pod({ ready: false, restartCount: 3, state: { running: {} } }))).toContain(
+      "not ready after 3 restarts",
+    );
+  });
+
+  it("tells a pod that is not serving yet (unscheduled, not ready) apart from an unwell one", () => {
+    const pending = { metadata: { name: "backend-2" }, status: { phase: "Pending" } };
+    expect(podProblem(pending)).toBeUndefined();
+    expect(podNotReady(pending)).toBe("pod backend-2: Pending");
+    expect(podNotReady(pod({ ready: false, restartCount: 0, state: { running: {} } }))).toBe(
+      "pod backend-1 container backend: not ready",
+    );
+    expect(podNotReady(pod({ ready: true, restartCount: 1, state: { running: {} } }))).toBeUndefined();
   });
 
   it("selects pods by the deployment's matchLabels", () => {

@@ -7,8 +7,8 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
-import { LocalSandbox, startLocalSandbox } from "../../lambda/local/server";
-import { main as doctorMain } from "../../scripts/doctor";
+import { LocalSandbox, startLocalSandbox } from "../../dev/local-lambda/server";
+import { main as doctorMain } from "../../scripts/doctor/main";
 import { Moto, startMoto } from "../helpers/moto";
 import {
   Clients,
@@ -169,7 +169,7 @@ async function doctor(
       opts.process === "npm" ? "npm" : path.join(NODE_BIN, "tsx"),
       opts.process === "npm"
         ? ["run", "--silent", "doctor", "--", ...doctorArgs]
-        : ["scripts/doctor.ts", ...doctorArgs],
+        : ["scripts/doctor/main.ts", ...doctorArgs],
       { cwd: ROOT, env },
     );
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

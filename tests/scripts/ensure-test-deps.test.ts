@@ -1,4 +1,4 @@
-// scripts/dev/ensure-test-deps.sh (run by `npm test` first): moto_server comes from PATH, else
+// dev/ensure-test-deps.sh (run by `npm test` first): moto_server comes from PATH, else
 // from the project-local .venv, which it creates when missing; without PyPI (as on the
 // development machines) it says in one line what to run. python3 is a stand-in whose venv
 // has a pip that installs or fails; everything else is real.
@@ -24,10 +24,10 @@ exec /usr/bin/python3 "$@"
 
 function project(opts: { motoOnPath?: boolean } = {}) {
   const scratch = scratchDir("ensure-deps-");
-  fs.mkdirSync(path.join(scratch.dir, "scripts", "dev"), { recursive: true });
+  fs.mkdirSync(path.join(scratch.dir, "dev"), { recursive: true });
   fs.copyFileSync(
-    path.join(ROOT, "scripts", "dev", "ensure-test-deps.sh"),
-    path.join(scratch.dir, "scripts", "dev", "ensure-test-deps.sh"),
+    path.join(ROOT, "dev", "ensure-test-deps.sh"),
+    path.join(scratch.dir, "dev", "ensure-test-deps.sh"),
   );
   const bin = path.join(scratch.dir, "bin");
   fs.mkdirSync(bin);
@@ -43,7 +43,7 @@ function project(opts: { motoOnPath?: boolean } = {}) {
   return {
     dir: scratch.dir,
     run: (env: Record<string, string> = {}) =>
-      spawnSync("bash", [path.join(scratch.dir, "scripts", "dev", "ensure-test-deps.sh")], {
+      spawnSync("bash", [path.join(scratch.dir, "dev", "ensure-test-deps.sh")], {
         encoding: "utf8",
         env: { PATH: `${bin}:/usr/bin:/bin`, HOME: scratch.dir, ...env },
       }),

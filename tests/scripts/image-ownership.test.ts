@@ -47,7 +47,7 @@ const containerOf = (resources: RegisteredResource[]) =>
     { image: string; env: { name: string; value?: string }[] } | undefined;
 
 const env = () => ({ ...moto.env, ...pulumi.env });
-/** `pulumi config set ... --stack dev`, as the README tells the operator to type it. */
+/** `pulumi config set ... --stack dev`, as docs/deploy.md tells the operator to type it. */
 function pulumiConfigSet(key: string, value: string): void {
   const result = spawnSync(
     path.join(PULUMI_STUB_BIN, "pulumi"),

@@ -28,7 +28,7 @@ import {
   lambdaInvokeClient,
   makeClient,
   parseArn,
-} from "../../scripts/lib/aws";
+} from "../../scripts/adapters/aws";
 
 const parse = (...argv: string[]) => parseFlags(argv, SHARED_FLAGS, "doctor");
 
@@ -75,8 +75,8 @@ describe("resolveTargets", () => {
     region: "eu-central-1",
   };
 
-  it("uses the contract defaults when nothing is given", () => {
-    expect(resolveTargets(parse(), { env: {}, command: "doctor" })).toEqual({
+  it("uses the contract defaults when nothing is given", async () => {
+    expect(await resolveTargets(parse(), { env: {}, command: "doctor" })).toEqual({
       region: "us-east-1",
       functionName: "co-intelligence-code-executor",
       repositoryName: "co-intelligence-backend",
@@ -87,9 +87,9 @@ describe("resolveTargets", () => {
     });
   });
 
-  it("prefers flag over environment over stack outputs over defaults", () => {
+  it("prefers flag over environment over stack outputs over defaults", async () => {
     const stacks: string[] = [];
-    const targets = resolveTargets(parse("--stack", "prod", "--function", "fn-from-flag"), {
+    const targets = await resolveTargets(parse("--stack", "prod", "--function", "fn-from-flag"), {
       env: {
         CODE_EXECUTOR_FUNCTION: "fn-from-env",
         BACKEND_NAMESPACE: "ns-from-env",
@@ -113,8 +113,8 @@ describe("resolveTargets", () => {
     });
   });
 
-  it("does not read a stack unless --stack is given", () => {
-    const targets = resolveTargets(parse(), {
+  it("does not read a stack unless --stack is given", async () => {
+    const targets = await resolveTargets(parse(), {
       env: {},
       readStack: () => {
         throw new Error("must not be called");
@@ -124,24 +124,26 @@ describe("resolveTargets", () => {
     expect(targets.functionName).toBe("co-intelligence-code-executor");
   });
 
-  it("takes --url or BACKEND_URL without a trailing slash, and refuses a non-URL", () => {
-    expect(resolveTargets(parse("--url", "http://localhost:8080/"), { env: {}, command: "doctor" }).url).toBe(
-      "http://localhost:8080",
-    );
+  it("takes --url or BACKEND_URL without a trailing slash, and refuses a non-URL", async () => {
     expect(
-      resolveTargets(parse(), { env: { BACKEND_URL: "https://b.example" }, command: "doctor" }).url,
+      (await resolveTargets(parse("--url", "http://localhost:8080/"), { env: {}, command: "doctor" })).url,
+    ).toBe("http://localhost:8080");
+    expect(
+      (await resolveTargets(parse(), { env: { BACKEND_URL: "https://b.example" }, command: "doctor" })).url,
     ).toBe("https://b.example");
-    expect(() => resolveTargets(parse("--url", "localhost:8080"), { env: {}, command: "doctor" })).toThrow(
-      "--url must be an http(s) URL",
-    );
-    expect(() => resolveTargets(parse(), { env: { BACKEND_URL: "chat" }, command: "doctor" })).toThrow(
-      '--url must be an http(s) URL like http://localhost:8080, got "chat" from BACKEND_URL',
-    );
+    await expect(
+      resolveTargets(parse("--url", "localhost:8080"), { env: {}, command: "doctor" }),
+    ).rejects.toThrow("--url must be an http(s) URL");
+    await expect(
+      resolveTargets(parse(), { env: { BACKEND_URL: "chat" }, command: "doctor" }),
+    ).rejects.toThrow('--url must be an http(s) URL like http://localhost:8080, got "chat" from BACKEND_URL');
   });
 
-  it("refuses a --since that is not a positive number of minutes", () => {
-    expect(resolveTargets(parse("--since", "60"), { env: {}, command: "logs" }).sinceMinutes).toBe(60);
-    expect(() => resolveTargets(parse("--since", "ten"), { env: {}, command: "logs" })).toThrow(
+  it("refuses a --since that is not a positive number of minutes", async () => {
+    expect((await resolveTargets(parse("--since", "60"), { env: {}, command: "logs" })).sinceMinutes).toBe(
+      60,
+    );
+    await expect(resolveTargets(parse("--since", "ten"), { env: {}, command: "logs" })).rejects.toThrow(
       '--since must be a positive number of minutes, got "ten"',
     );
   });
@@ -161,22 +163,22 @@ describe("readStackOutputs", () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("runs `pulumi stack output --json --stack NAME` and parses it", () => {
-    expect(readStackOutputs("prod", { PATH: `${dir}:/usr/bin:/bin` })).toEqual({
+  it("runs `pulumi stack output --json --stack NAME` and parses it", async () => {
+    expect(await readStackOutputs("prod", { PATH: `${dir}:/usr/bin:/bin` })).toEqual({
       functionName: "fn-prod",
       region: "eu-west-1",
     });
     expect(fs.readFileSync(path.join(dir, "argv"), "utf8").trim()).toBe("stack output --json --stack prod");
   });
 
-  it("says how to install pulumi, or which flags to pass instead, when the CLI is missing", () => {
-    expect(() => readStackOutputs("prod", { PATH: "/nonexistent" })).toThrow(
+  it("says how to install pulumi, or which flags to pass instead, when the CLI is missing", async () => {
+    await expect(readStackOutputs("prod", { PATH: "/nonexistent" })).rejects.toThrow(
       /--stack prod needs the Pulumi CLI, which is not on PATH: install it with .*get\.pulumi\.com.*or pass .*--function NAME/,
     );
   });
 
-  it("names the stack and the next command when pulumi fails", () => {
-    expect(() => readStackOutputs("missing", { PATH: `${dir}:/usr/bin:/bin` })).toThrow(
+  it("names the stack and the next command when pulumi fails", async () => {
+    await expect(readStackOutputs("missing", { PATH: `${dir}:/usr/bin:/bin` })).rejects.toThrow(
       "pulumi stack output --stack missing failed: error: no stack named 'missing' found (check the stack name with: pulumi stack ls)",
     );
   });
@@ -303,14 +305,14 @@ describe("runChecks", () => {
         { id: "boom2", title: "Explodes too", run: async () => Promise.reject(new Error("x")) },
       ],
       {},
-      { defaultFix: "see README: Troubleshoot" },
+      { defaultFix: "see docs/troubleshoot.md" },
     );
     expect(report.checks[0]).toMatchObject({
       status: "fail",
       detail: "ThrottlingException: Rate exceeded",
       fix: "retry in a minute",
     });
-    expect(report.checks[1]).toMatchObject({ status: "fail", detail: "x", fix: "see README: Troubleshoot" });
+    expect(report.checks[1]).toMatchObject({ status: "fail", detail: "x", fix: "see docs/troubleshoot.md" });
   });
 
   it("times each check that ran and reports progress to the callback only", async () => {

@@ -70,7 +70,7 @@ function start(
   opts: { kubectl?: boolean; env?: Record<string, string> } = {},
 ): ChildProcessWithoutNullStreams & { record: string } {
   const record = path.join(tmp, `kubectl-${++stream}.jsonl`);
-  const child = spawn(path.join(NODE_BIN, "tsx"), ["scripts/logs.ts", ...args], {
+  const child = spawn(path.join(NODE_BIN, "tsx"), ["scripts/logs/main.ts", ...args], {
     cwd: ROOT,
     env: {
       PATH: [

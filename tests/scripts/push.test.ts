@@ -1,4 +1,4 @@
-// npm run push (scripts/push.ts): ECR against a real moto_server, docker through the recording stub.
+// npm run push (scripts/push/): ECR against a real moto_server, docker through the recording stub.
 import { createHash } from "node:crypto";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { startMoto, type Moto } from "../helpers/moto";

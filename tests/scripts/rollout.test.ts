@@ -1,4 +1,4 @@
-// npm run rollout (scripts/rollout.ts): the stack config owns the image. With the recording
+// npm run rollout (scripts/rollout/): the stack config owns the image. With the recording
 // pulumi and kubectl stubs and ECR in moto: what is recorded, what runs, the undo on a failed
 // rollout, --undo, and names that would be read as flags.
 import * as fs from "node:fs";
@@ -111,10 +111,22 @@ describe("npm run rollout", () => {
     const kubectl = acting(run).filter((c) => c[0] === "kubectl");
     expect(kubectl).toEqual([
       ["kubectl", "rollout", "status", "-n", "co-intelligence", "--timeout=5m", "--", "deployment/backend"],
-      ["kubectl", "get", "deployment", "-n", "co-intelligence", "-o", "json", "--", "backend"],
       [
         "kubectl",
         "get",
+        "--request-timeout=15s",
+        "deployment",
+        "-n",
+        "co-intelligence",
+        "-o",
+        "json",
+        "--",
+        "backend",
+      ],
+      [
+        "kubectl",
+        "get",
+        "--request-timeout=15s",
         "pods",
         "-n",
         "co-intelligence",
@@ -129,7 +141,9 @@ describe("npm run rollout", () => {
     expect(run.stdout).toContain(
       `rollout of ${v2} did not complete (error: timed out waiting for the condition); rolled back to ${v1}`,
     );
-    expect(run.stdout).toContain(`pod ${pod}: CrashLoopBackOff, 7 restarts`);
+    expect(run.stdout).toContain(
+      `pod ${pod} container backend: CrashLoopBackOff (7 restarts, last exit: Error code 1)`,
+    );
     expect(run.stdout).toContain("configuration error: GEMINI_API_KEY is required");
     expect(run.stdout).toContain("fix: fix what the pods' events and logs above show");
   });

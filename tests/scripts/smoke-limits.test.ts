@@ -101,7 +101,7 @@ describe("npm run smoke, bounded", () => {
       const junit = path.join(out.dir, "smoke.xml");
       const child = spawn(
         NODE,
-        ["--import", "tsx", "scripts/smoke.ts", "--url", server.url, "--junit", junit],
+        ["--import", "tsx", "scripts/smoke/main.ts", "--url", server.url, "--junit", junit],
         {
           cwd: ROOT,
           env: { ...process.env, PATH: `${path.dirname(NODE)}:/usr/bin:/bin` },

@@ -1,13 +1,14 @@
-// npm run smoke (scripts/smoke.ts) against the real local stack: the local sandbox runtime,
+// npm run smoke (scripts/smoke/main.ts) against the real local stack: the local sandbox runtime,
 // the backend, and the fake Gemini's seed brain. It must pass there, and fail (the right
 // check, exit 1) when the sandbox lets `import os` through or the model answers wrongly.
 import * as fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import type { LocalSandbox } from "../../lambda/local/server";
+import { DEFAULT_ALLOWED_MODULES } from "../../contract/sandbox-modules";
+import type { LocalSandbox } from "../../dev/local-lambda/server";
 import { startSandbox, startStack, type Stack } from "../backend/harness";
-import { seedBrain, type FakeScript } from "../helpers/fake-gemini";
+import { seedBrain, type FakeScript } from "../../dev/fakes/gemini";
 import { jsonOf, runScript, scratchDir } from "./deploy-harness";
 
 interface SmokeReport {
@@ -15,23 +16,8 @@ interface SmokeReport {
   checks: { id: string; title: string; status: string; detail: string; fix: string; durationMs: number }[];
 }
 
-const MODULES = [
-  "math",
-  "json",
-  "datetime",
-  "random",
-  "statistics",
-  "re",
-  "collections",
-  "itertools",
-  "string",
-  "decimal",
-  "fractions",
-  "uuid",
-  "hashlib",
-  "base64",
-  "textwrap",
-];
+/** The contract's default allow-list: what smoke checks without --modules. */
+const MODULES = DEFAULT_ALLOWED_MODULES;
 const ALL_IDS = [
   "chat-1",
   "chat-2",

@@ -1,4 +1,4 @@
-// npm run update-backend (scripts/update-backend.ts): build, push and rollout in one process,
+// npm run update-backend (scripts/update-backend/): build, push and rollout in one process,
 // stopping at the first failure; ECR in moto, docker and kubectl as recording stubs.
 import { startMoto, type Moto } from "../helpers/moto";
 import { KUBECTL_WRITES, cleanRepo, jsonOf, pulumiStub, runScript, type PulumiStub } from "./deploy-harness";
@@ -133,7 +133,7 @@ describe("npm run update-backend", () => {
     ["rollout", "rollout"],
     ["update-backend", "update-backend"],
     ["smoke", "smoke"],
-  ])("is what `npm run %s` runs (the README's commands)", async (npmScript, script) => {
+  ])("is what `npm run %s` runs (the documented commands)", async (npmScript, script) => {
     const run = await runScript(script, ["--help"], { viaNpm: npmScript });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(`usage: npm run ${npmScript} -- [flags]`);
