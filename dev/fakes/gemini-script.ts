@@ -13,7 +13,7 @@ import {
   type FakeReply as GeminiReply,
   type FakeScript as GeminiScript,
   type WirePart,
-} from "../../tests/helpers/fake-gemini";
+} from "./gemini";
 import { jsonObject, type FakeModelRequest, type FakeReply, type FakeScript, type FakeTurn } from "./script";
 
 /** The signature every call of an adapted script carries, which must come back with it. */

@@ -5,7 +5,7 @@
  * a key or signature the fake checks).
  */
 import type { ProviderId } from "../../backend/providers/provider";
-import { startFakeGemini } from "../../tests/helpers/fake-gemini";
+import { startFakeGemini } from "./gemini";
 import { startFakeBedrock } from "./bedrock";
 import { geminiScript } from "./gemini-script";
 import { startFakeOpenAI } from "./openai";

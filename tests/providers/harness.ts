@@ -12,7 +12,7 @@ import { startFakeBedrock, type FakeBedrockOptions } from "../../dev/fakes/bedro
 import { geminiScript } from "../../dev/fakes/gemini-script";
 import { startFakeOpenAI, type FakeOpenAIOptions } from "../../dev/fakes/openai";
 import type { FakeModelRequest, FakeScript } from "../../dev/fakes/script";
-import { startFakeGemini } from "../helpers/fake-gemini";
+import { startFakeGemini } from "../../dev/fakes/gemini";
 
 export const PROVIDERS: ProviderId[] = ["gemini", "openai", "bedrock"];
 
