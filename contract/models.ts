@@ -17,6 +17,12 @@ export const PROVIDER_LABELS: Record<ProviderId, string> = {
   openai: "OpenAI-compatible API",
 };
 
+/**
+ * The response headers of `POST /api/chat` that name the model answering (the chat page shows
+ * it under each answer; smoke reports it).
+ */
+export const MODEL_HEADERS = { provider: "x-model-provider", model: "x-model" } as const;
+
 /** OpenAI's own API; any OpenAI-compatible server is one OPENAI_BASE_URL away. */
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 

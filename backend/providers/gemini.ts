@@ -2,12 +2,19 @@
  * Google Gemini through `@google/genai` (streamGenerateContent over SSE). Function calls come
  * as parts; the model turn is echoed back as received, so call ids and thought signatures go
  * back to the API; each call is answered by a `functionResponse` part with its id (when the
- * model gave one) and name. HTTP failures arrive as ModelHttpError (../gemini.ts keeps
- * Google's status and retry hints) and are mapped here.
+ * model gave one) and name. HTTP failures surface as ModelHttpError, which keeps the status,
+ * Google's error status and message and how long to wait before a retry (the Retry-After
+ * header, else the RetryInfo detail Google puts in a 429's body), and are mapped to ModelError.
  */
 import type * as GenAI from "@google/genai" with { "resolution-mode": "import" };
-import { errorAwareFetch, ModelHttpError, ModelUnreachableError } from "../gemini";
-import { CONTEXT_TOO_LONG, describeRaw, MESSAGES, ModelError, networkErrorCode } from "./errors";
+import {
+  CONTEXT_TOO_LONG,
+  describeRaw,
+  MESSAGES,
+  ModelError,
+  networkErrorCode,
+  retryAfterFrom,
+} from "./errors";
 import type {
   ConversationItem,
   ModelOutput,
@@ -18,13 +25,76 @@ import type {
   ToolSpec,
 } from "./provider";
 
-// @google/genai is an ES module package that also ships CommonJS; types come from an import
-// type with resolution-mode and values from require() (see ../gemini.ts).
+// @google/genai is an ES module package that also ships CommonJS (its "require" export);
+// TypeScript's node16 resolution only sees the ESM types, so types come from an import type
+// with resolution-mode and values from require().
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { GoogleGenAI, Type } = require("@google/genai") as typeof GenAI;
 type Content = GenAI.Content;
 type GenerateContentResponse = GenAI.GenerateContentResponse;
 type Part = GenAI.Part;
+
+/** A non-2xx answer from the Gemini API. */
+export class ModelHttpError extends Error {
+  constructor(
+    readonly status: number,
+    /** Google's `error.status`, e.g. RESOURCE_EXHAUSTED. */
+    readonly googleStatus: string | undefined,
+    readonly detail: string,
+    /** How long the server asked us to wait, if it said. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(`Gemini API ${status}${googleStatus ? ` ${googleStatus}` : ""}: ${detail}`);
+    this.name = "ModelHttpError";
+  }
+}
+
+/** The Gemini API could not be reached at all (DNS, refused connection, TLS). */
+export class ModelUnreachableError extends Error {
+  constructor(readonly detail: string) {
+    super(`Gemini API unreachable: ${detail}`);
+    this.name = "ModelUnreachableError";
+  }
+}
+
+/** `fetch` that turns error responses into ModelHttpError before the SDK flattens them. */
+export const errorAwareFetch: typeof fetch = async (input, init) => {
+  let response: Response;
+  try {
+    response = await fetch(input, init);
+  } catch (err) {
+    // An abort stays an abort; anything else is the network, said in our own error type
+    // (undici's TypeError "fetch failed" hides the reason in `cause`).
+    if (init?.signal?.aborted) throw err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new ModelUnreachableError(cause?.code ?? cause?.message ?? String((err as Error).message ?? err));
+  }
+  if (response.ok) return response;
+  const body = await response.text().catch(() => "");
+  let googleStatus: string | undefined;
+  let detail = body.slice(0, 500) || response.statusText;
+  let retryAfterMs = retryAfterFrom((name) => response.headers.get(name));
+  try {
+    const parsed = JSON.parse(body) as {
+      error?: { message?: string; status?: string; details?: { "@type"?: string; retryDelay?: string }[] };
+    };
+    if (parsed.error) {
+      googleStatus = parsed.error.status;
+      detail = parsed.error.message ?? detail;
+      const retryInfo = parsed.error.details?.find((d) => d["@type"]?.endsWith("google.rpc.RetryInfo"));
+      retryAfterMs ??= parseDuration(retryInfo?.retryDelay);
+    }
+  } catch {
+    /* not JSON: keep the text */
+  }
+  throw new ModelHttpError(response.status, googleStatus, detail, retryAfterMs);
+};
+
+/** A protobuf Duration in JSON: "30s", "1.5s". */
+function parseDuration(value: string | undefined): number | undefined {
+  const match = value ? /^(\d+(?:\.\d+)?)s$/.exec(value) : null;
+  return match ? Number(match[1]) * 1000 : undefined;
+}
 
 export interface GeminiSettings {
   /** `MODEL_ID`, else `GEMINI_MODEL`. */

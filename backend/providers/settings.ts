@@ -6,10 +6,8 @@
  * and the chat name it.
  */
 import { defaultBedrockModel, DEFAULT_OPENAI_BASE_URL } from "../../contract/models";
+import { DEFAULT_GEMINI_MODEL } from "../../contract/names";
 import { PROVIDER_IDS, providerLabel, type ProviderId } from "./provider";
-
-/** A current Gemini Flash model (the name used throughout the installed @google/genai 3 docs). */
-export const DEFAULT_GEMINI_MODEL = "gemini-3.8-flash";
 
 export type ModelSettings =
   | { provider: "gemini"; model: string; apiKey: string | undefined; baseUrl: string | undefined }
@@ -36,11 +34,22 @@ export function readModelSettings(read: SettingsReader, region: string, problems
           "(e.g. MODEL_PROVIDER=bedrock; docs/choosing-a-model.md says what each needs)",
       );
   }
-  const modelId = read.value("MODEL_ID");
-  if (modelId !== undefined && /\s/.test(modelId))
-    problems.push(`MODEL_ID=${JSON.stringify(modelId)} contains white space; a model name never does`);
+  // A model name is shown in a response header and in logs: printable ASCII without spaces,
+  // as every provider's names are.
+  const modelName = (name: string): string | undefined => {
+    const raw = read.value(name);
+    if (raw !== undefined && !/^[\x21-\x7e]{1,256}$/.test(raw)) {
+      problems.push(
+        `${name}=${JSON.stringify(raw.slice(0, 300))} is not a model name (printable ASCII without spaces, ` +
+          `at most 256 characters); e.g. ${name}=us.amazon.nova-2-lite-v1:0`,
+      );
+      return undefined;
+    }
+    return raw;
+  };
+  const modelId = modelName("MODEL_ID");
   if (provider === "gemini") {
-    const geminiModel = read.value("GEMINI_MODEL");
+    const geminiModel = modelName("GEMINI_MODEL");
     if (modelId && geminiModel && modelId !== geminiModel)
       problems.push(
         `MODEL_ID=${modelId} and GEMINI_MODEL=${geminiModel} name different models; set only one of them ` +
@@ -88,6 +97,19 @@ export function missingModelSettings(settings: ModelSettings): string[] {
       );
   }
   return missing;
+}
+
+/** What a chat turn answers while the chosen provider lacks configuration; undefined when it lacks nothing. */
+export function missingModelError(settings: ModelSettings): { type: string; message: string } | undefined {
+  const missing = missingModelSettings(settings);
+  if (missing.length === 0) return undefined;
+  return {
+    type: "ConfigurationError",
+    message:
+      `The chat model is not configured: ${missing.join("; ")}. Set it in the backend's environment (or the ` +
+      "stack config, docs/choosing-a-model.md) and restart the backend; to try the stack locally without a key, " +
+      `run \`npm start -- --provider ${settings.provider}\`.`,
+  };
 }
 
 /** The model as people see it: `gpt-4.1-mini (OpenAI-compatible API)`. */

@@ -9,7 +9,7 @@ import { startFakeGemini } from "./gemini";
 import { startFakeBedrock } from "./bedrock";
 import { geminiScript } from "./gemini-script";
 import { startFakeOpenAI } from "./openai";
-import { seedBrain } from "./script";
+import { seedBrain, type FakeScript } from "./script";
 
 /** What the local fakes check and the backend sends: not secrets, and good for nothing else. */
 export const LOCAL_FAKE_CREDENTIALS = {
@@ -33,14 +33,24 @@ export interface LocalFakeModel {
   close(): Promise<void>;
 }
 
+export interface LocalFakeOptions {
+  /** The model the backend asks for. Default LOCAL_FAKE_MODELS[provider]. */
+  model?: string;
+  /** The region requests are signed for (Bedrock). Default us-east-1. */
+  region?: string;
+  /** What the fake answers. Default the seed brain. */
+  script?: FakeScript;
+}
+
 export async function startLocalFakeModel(
   provider: ProviderId,
-  options: { model?: string; region?: string } = {},
+  options: LocalFakeOptions = {},
 ): Promise<LocalFakeModel> {
   const model = options.model ?? LOCAL_FAKE_MODELS[provider];
+  const script = options.script ?? seedBrain();
   const common = { MODEL_PROVIDER: provider, MODEL_ID: model };
   if (provider === "openai") {
-    const fake = await startFakeOpenAI({ script: seedBrain(), apiKey: LOCAL_FAKE_CREDENTIALS.openaiApiKey });
+    const fake = await startFakeOpenAI({ script, apiKey: LOCAL_FAKE_CREDENTIALS.openaiApiKey });
     return {
       env: { ...common, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: LOCAL_FAKE_CREDENTIALS.openaiApiKey },
       description: `fake OpenAI-compatible API at ${fake.url} (model ${model}; seed questions only)`,
@@ -66,7 +76,7 @@ export async function startLocalFakeModel(
       close: () => fake.close(),
     };
   }
-  const fake = await startFakeGemini(geminiScript(seedBrain()));
+  const fake = await startFakeGemini(geminiScript(script));
   return {
     env: { ...common, GEMINI_BASE_URL: fake.url, GEMINI_API_KEY: LOCAL_FAKE_CREDENTIALS.geminiApiKey },
     description: `fake Gemini at ${fake.url} (model ${model}; seed questions only)`,
