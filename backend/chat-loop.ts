@@ -27,6 +27,8 @@ export interface ChatObserver {
   modelCall?(seconds: number, outcome: string): void;
   /** A failed model call, in the operator's words (the user got a generic message). */
   modelError?(detail: string): void;
+  /** A failed model call that is tried again after `waitMs` (attempt 1 is the first retry). */
+  modelRetry?(attempt: number, waitMs: number, detail: string): void;
   execution?(id: string, code: string, execution: Execution, seconds: number): void;
   /** Characters of model input this turn sent over all its model calls. */
   budget?(inputChars: number): void;
@@ -188,7 +190,9 @@ async function* streamModel(
       const asked = err.retryAfterMs;
       if (asked !== undefined && asked > MAX_RETRY_WAIT_MS) throw err;
       const backoff = deps.modelRetryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
-      await abortableSleep(Math.max(asked ?? 0, backoff), deps.signal);
+      const waitMs = Math.round(Math.max(asked ?? 0, backoff));
+      deps.observer?.modelRetry?.(attempt + 1, waitMs, err.detail);
+      await abortableSleep(waitMs, deps.signal);
     }
   }
 }

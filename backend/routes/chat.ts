@@ -113,6 +113,8 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
           observer: {
             modelCall: (seconds, result) => ctx.metrics.modelSeconds.observe({ outcome: result }, seconds),
             modelError: (detail) => request.log.warn({ detail }, "model call failed"),
+            modelRetry: (attempt, waitMs, detail) =>
+              request.log.info({ attempt, waitMs, detail }, "model call failed; trying again"),
             execution: (id, code, execution, seconds) => {
               fields["executions"] = (fields["executions"] as number) + 1;
               ctx.recordExecution("chat", request.id, id, code, execution, seconds);

@@ -7,7 +7,7 @@
  *
  * Each request is recorded (`requests`) and answered by a script: a function from the request
  * to a reply built with `reply.*`, a list of replies used in order (`scripted(...)`), or the
- * `seedBrain()` that answers the four seed questions by itself through `execute_python`
+ * `seedBrain()` that answers the five seed questions by itself through `execute_python`
  * (and can be told to answer wrongly, for smoke tests that must fail).
  *
  *   const gemini = await startFakeGemini(scripted(reply.calls({ code: "print(1)" }), reply.text("1")));
@@ -16,6 +16,7 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { NO_TOOL, seedCodeFor, UNKNOWN_QUESTION, wrongly } from "./seed-questions";
 
 /* ---------- wire types (the subset of the REST API the fake reads and writes) ---------- */
 
@@ -178,39 +179,6 @@ export function scripted(...replies: FakeReply[]): FakeScript {
 
 export const SEED_THOUGHT_SIGNATURE = "c2VlZC1icmFpbi1zaWduYXR1cmU=";
 
-/** Python for a question the seed brain understands, else undefined. */
-export function seedCodeFor(question: string): string | undefined {
-  const q = question.toLowerCase().replace(/(\d),(\d{3})/g, "$1$2");
-  const num = "(-?\\d+(?:\\.\\d+)?)";
-  let m = new RegExp(`${num}\\s*(?:times|\\*|x|×|multiplied by)\\s*${num}`).exec(q);
-  if (m) return `print(${m[1]} * ${m[2]})`;
-  m = new RegExp(`${num}\\s*(?:%|percent)\\s*of\\s*${num}`).exec(q);
-  if (m) return `print(${m[2]} * ${m[1]} / 100)`;
-  m = /first\s+(\d+)\s+fibonacci/.exec(q);
-  if (m)
-    return [
-      "a, b = 0, 1",
-      "numbers = []",
-      `for _ in range(${m[1]}):`,
-      "    numbers.append(a)",
-      "    a, b = b, a + b",
-      "print(*numbers)",
-    ].join("\n");
-  m = new RegExp(`square root of\\s*${num}`).exec(q);
-  if (m)
-    return [
-      "import math",
-      `root = math.sqrt(${m[1]})`,
-      "print(int(root) if root.is_integer() else root)",
-    ].join("\n");
-  return undefined;
-}
-
-/** Makes an answer wrong in a way a checker notices: every number in it plus one. */
-function wrongly(answer: string): string {
-  return answer.replace(/-?\d+(\.\d+)?/g, (n) => String(Number(n) + 1));
-}
-
 export interface SeedBrainOptions {
   /** Answer with wrong numbers (the code still runs). */
   wrong?: boolean;
@@ -251,8 +219,8 @@ export function seedBrain(options: SeedBrainOptions = {}): FakeScript {
     const toolOffered = request.body.tools?.some((t) =>
       t.functionDeclarations?.some((d) => d.name === "execute_python"),
     );
-    if (!code) return reply.text("I can work out products, percentages, Fibonacci numbers and square roots.");
-    if (!toolOffered) return reply.text("I cannot run code here, so I will not guess.");
+    if (!code) return reply.text(UNKNOWN_QUESTION);
+    if (!toolOffered) return reply.text(NO_TOOL);
     calls++;
     return reply.calls({ id: `seed-call-${calls}`, code, thoughtSignature: SEED_THOUGHT_SIGNATURE });
   };
