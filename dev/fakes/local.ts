@@ -4,7 +4,7 @@
  * points the real provider code at it (the same SDK and wire protocol as in production, with
  * a key or signature the fake checks).
  */
-import type { ProviderId } from "../../backend/providers/provider";
+import { PROVIDER_LABELS, type ProviderId } from "../../contract/models";
 import { startFakeGemini } from "./gemini";
 import { startFakeBedrock } from "./bedrock";
 import { geminiScript } from "./gemini-script";
@@ -53,7 +53,7 @@ export async function startLocalFakeModel(
     const fake = await startFakeOpenAI({ script, apiKey: LOCAL_FAKE_CREDENTIALS.openaiApiKey });
     return {
       env: { ...common, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: LOCAL_FAKE_CREDENTIALS.openaiApiKey },
-      description: `fake OpenAI-compatible API at ${fake.url} (model ${model}; seed questions only)`,
+      description: `fake ${PROVIDER_LABELS.openai} at ${fake.url} (model ${model}; seed questions only)`,
       close: () => fake.close(),
     };
   }
@@ -72,14 +72,14 @@ export async function startLocalFakeModel(
         AWS_ACCESS_KEY_ID: LOCAL_FAKE_CREDENTIALS.aws.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_FAKE_CREDENTIALS.aws.secretAccessKey,
       },
-      description: `fake Amazon Bedrock runtime at ${fake.url} (model ${model}, ${region}; seed questions only)`,
+      description: `fake ${PROVIDER_LABELS.bedrock} runtime at ${fake.url} (model ${model}, ${region}; seed questions only)`,
       close: () => fake.close(),
     };
   }
   const fake = await startFakeGemini(geminiScript(script));
   return {
     env: { ...common, GEMINI_BASE_URL: fake.url, GEMINI_API_KEY: LOCAL_FAKE_CREDENTIALS.geminiApiKey },
-    description: `fake Gemini at ${fake.url} (model ${model}; seed questions only)`,
+    description: `fake ${PROVIDER_LABELS.gemini} at ${fake.url} (model ${model}; seed questions only)`,
     close: () => fake.close(),
   };
 }
