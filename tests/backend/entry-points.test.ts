@@ -215,7 +215,7 @@ describe("npm start (the local stack)", () => {
     expect(smoke.status).toBe(0);
     const report = JSON.parse(smoke.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
     expect(report.ok).toBe(true);
-    expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(23);
+    expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(24);
 
     process.kill(-child.pid!, "SIGINT"); // Ctrl-C: the whole foreground group
     await exited(child);
