@@ -277,12 +277,12 @@ async function main(): Promise<void> {
     );
     console.log("  chat turn overhead, excluding model and sandbox time:");
     console.log(
-      `    ${"pure (zero-time model and sandbox)".padEnd(46)}p50 ${figures.pureTurnP50Ms} ms  p95 ${figures.pureTurnP95Ms} ms`,
+      `    ${"pure (zero-time model and sandbox)".padEnd(54)}p50 ${figures.pureTurnP50Ms} ms  p95 ${figures.pureTurnP95Ms} ms`,
     );
     for (const provider of PROVIDER_IDS) {
       const w = figures.wired[provider];
       console.log(
-        `    ${`wired, ${PROVIDER_LABELS[provider]} (SDK + fake + sandbox)`.padEnd(46)}p50 ${w.overheadP50Ms} ms  p95 ${w.overheadP95Ms} ms  (whole turn p50 ${w.turnP50Ms} ms; target p50 <= ${TARGET_OVERHEAD_P50_MS} ms: ${w.withinTarget ? "met" : "MISSED"})`,
+        `    ${`wired, ${PROVIDER_LABELS[provider]} (SDK + fake + sandbox)`.padEnd(54)}p50 ${w.overheadP50Ms} ms  p95 ${w.overheadP95Ms} ms  (whole turn p50 ${w.turnP50Ms} ms; target p50 <= ${TARGET_OVERHEAD_P50_MS} ms: ${w.withinTarget ? "met" : "MISSED"})`,
       );
     }
     console.log(`  /api/execute of ${JSON.stringify(CODE)} vs the same load on the sandbox's Invoke API:`);

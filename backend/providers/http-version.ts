@@ -8,7 +8,8 @@
  * origin once which it speaks and uses the matching handler from then on:
  * - `https:` by ALPN in the TLS handshake (offering h2 and http/1.1);
  * - `http:` by sending the HTTP/2 connection preface: an HTTP/2 server answers with a SETTINGS
- *   frame, an HTTP/1.1 server with an `HTTP/1.1 400` status line (or by closing).
+ *   frame, an HTTP/1.1 server with an `HTTP/1.1 400` status line, by closing, or by waiting
+ *   for the rest of what it takes for a request (silence).
  */
 import http from "node:http";
 import https from "node:https";
@@ -28,6 +29,8 @@ const H2_PREFACE = Buffer.concat([
   Buffer.from([0, 0, 0, 0x04, 0, 0, 0, 0, 0]),
 ]);
 const SETTINGS_FRAME_TYPE = 0x04;
+/** How long a connected cleartext server may stay silent after the preface before it is taken for HTTP/1.1. */
+const SILENT_MEANS_HTTP1_MS = 1500;
 
 export interface ProbeOptions {
   /** How long finding out may take. Default 5000 ms. */
@@ -79,7 +82,12 @@ export function probeHttpVersion(origin: URL, options: ProbeOptions = {}): Promi
         finish(undefined, (socket as tls.TLSSocket).alpnProtocol === "h2" ? "h2" : "http/1.1"),
       );
     else {
-      socket.once("connect", () => socket.write(H2_PREFACE));
+      socket.once("connect", () => {
+        socket.write(H2_PREFACE);
+        // An HTTP/2 server answers the preface with its SETTINGS at once; one that keeps
+        // silent is waiting for the rest of an HTTP/1.1 request.
+        setTimeout(() => finish(undefined, "http/1.1"), SILENT_MEANS_HTTP1_MS).unref();
+      });
       socket.once("data", (chunk: Buffer) =>
         // A frame header is 9 bytes: length (3), type (1), flags (1), stream id (4).
         finish(undefined, chunk.length >= 4 && chunk[3] === SETTINGS_FRAME_TYPE ? "h2" : "http/1.1"),

@@ -101,10 +101,12 @@ async function* readStream(
     const choice = chunk.choices?.[0];
     if (!choice) continue; // a usage chunk
     const delta = choice.delta ?? {};
-    if (typeof delta.content === "string" && delta.content !== "") {
-      text += delta.content;
-      yield { type: "text", text: delta.content };
-    }
+    // A refusal is the model's own answer to the user, in a field of its own.
+    for (const piece of [delta.content, (delta as { refusal?: unknown }).refusal])
+      if (typeof piece === "string" && piece !== "") {
+        text += piece;
+        yield { type: "text", text: piece };
+      }
     for (const fragment of delta.tool_calls ?? []) {
       // Some servers leave out `index` when they send each call whole.
       const index = typeof fragment.index === "number" ? fragment.index : partial.size;

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
+import net from "node:net";
 import type { AddressInfo, Server } from "node:net";
 import path from "node:path";
 import { AnyHttpVersionHandler, probeHttpVersion } from "../../backend/providers/http-version";
@@ -43,6 +44,16 @@ describe("finding out which HTTP version an endpoint speaks", () => {
   it("cleartext HTTP/1.1 only: http/1.1", async () => {
     const url = await listen(http.createServer(), "http");
     expect(await probeHttpVersion(url)).toBe("http/1.1");
+  });
+
+  it("a cleartext server that answers the preface with silence (waiting for more of a request): http/1.1", async () => {
+    const url = await listen(
+      net.createServer((socket) => socket.resume()),
+      "http",
+    );
+    const started = Date.now();
+    expect(await probeHttpVersion(url)).toBe("http/1.1");
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it("TLS offering h2 by ALPN (as AWS endpoints do): h2", async () => {

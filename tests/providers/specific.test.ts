@@ -4,6 +4,9 @@
  * errors that name the model access or permission to fix; Gemini's id-less calls and its way
  * of refusing a key.
  */
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import type {
   ConversationItem,
   ModelProvider,
@@ -93,6 +96,32 @@ describe("openai", () => {
     const { error } = await run(provider, request(conversation));
     expect(error).toBeUndefined(); // the fake refuses tool messages that answer no call
     expect(fake.requests[1]!.turns.at(-1)!.results.map((r) => r.id)).toEqual(["call-1", "call-2"]);
+  });
+
+  it("a refusal (its own delta field) reaches the user as the answer, not as an empty one", async () => {
+    const chunks = [
+      { delta: { role: "assistant", refusal: "" } },
+      { delta: { refusal: "I can't help with that." } },
+      { delta: {}, finish_reason: "stop" },
+    ];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const c of chunks)
+        res.write(
+          `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, finish_reason: null, ...c }] })}\n\n`,
+        );
+      res.end("data: [DONE]\n\n");
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    cleanups.push(async () => void server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const { turn } = await run(
+      createOpenAIProvider({ model: "m", baseUrl: url, apiKey: undefined }),
+      request([{ role: "user", text: "q" }]),
+    );
+    expect(turn!.text).toBe("I can't help with that.");
   });
 
   it("a model without tool support (Ollama's words) says to pick one that has it, naming MODEL_ID", async () => {
