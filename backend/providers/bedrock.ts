@@ -23,6 +23,7 @@ import {
   ModelError,
   networkErrorCode,
   retryAfterFrom,
+  stoppedByFilter,
   type ModelErrorKind,
 } from "./errors";
 import { isInferenceProfileId } from "../../contract/models";
@@ -199,11 +200,7 @@ function throwIfStopped(stopReason: string | undefined): void {
   if (stopReason === undefined)
     throw new ModelError("bad-response", MESSAGES.cutOff, "the stream ended without messageStop");
   if (stopReason === "content_filtered" || stopReason === "guardrail_intervened")
-    throw new ModelError(
-      "content-filter",
-      `The model stopped its answer (stop reason ${stopReason}). Rephrase the question and try again.`,
-      `stopReason ${stopReason}`,
-    );
+    throw stoppedByFilter(`stop reason ${stopReason}`);
   if (stopReason === "model_context_window_exceeded")
     throw new ModelError("context-too-long", MESSAGES.contextTooLong, `stopReason ${stopReason}`);
   if (stopReason === "malformed_tool_use" || stopReason === "malformed_model_output")

@@ -147,3 +147,12 @@ export const MESSAGES = {
   unreachable:
     "The model service could not be reached; try again in a moment. If it persists, the operator should check ",
 } as const;
+
+/** A filter or guardrail stopped the answer: `why` is the API's own reason (`finish reason SAFETY`). */
+export function stoppedByFilter(why: string): ModelError {
+  return new ModelError(
+    "content-filter",
+    `The model stopped its answer (${why}). Rephrase the question and try again.`,
+    why,
+  );
+}

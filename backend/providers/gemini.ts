@@ -14,6 +14,7 @@ import {
   ModelError,
   networkErrorCode,
   retryAfterFrom,
+  stoppedByFilter,
 } from "./errors";
 import type {
   ConversationItem,
@@ -243,12 +244,7 @@ function throwIfBlocked(chunk: GenerateContentResponse): void {
 
 function throwIfUnfinished(chunk: GenerateContentResponse): void {
   const reason = chunk.candidates?.[0]?.finishReason;
-  if (reason && BLOCKING_FINISH.has(reason))
-    throw new ModelError(
-      "content-filter",
-      `The model stopped its answer (finish reason ${reason}). Rephrase the question and try again.`,
-      `finishReason ${reason}`,
-    );
+  if (reason && BLOCKING_FINISH.has(reason)) throw stoppedByFilter(`finish reason ${reason}`);
   if (reason === "MALFORMED_FUNCTION_CALL")
     throw new ModelError("bad-response", MESSAGES.malformedCall, `finishReason ${reason}`);
 }

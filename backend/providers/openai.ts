@@ -19,6 +19,7 @@ import {
   ModelError,
   networkErrorCode,
   retryAfterFrom,
+  stoppedByFilter,
 } from "./errors";
 import {
   parseArguments,
@@ -122,12 +123,7 @@ async function* readStream(
     }
     if (choice.finish_reason) finish = choice.finish_reason;
   }
-  if (finish === "content_filter")
-    throw new ModelError(
-      "content-filter",
-      "The model's content filter stopped the answer (finish reason content_filter). Rephrase the question and try again.",
-      "finish_reason content_filter",
-    );
+  if (finish === "content_filter") throw stoppedByFilter("finish reason content_filter");
   if (finish === null)
     throw new ModelError("bad-response", MESSAGES.cutOff, "the stream ended without a finish_reason");
   const ordered = [...partial.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);

@@ -37,13 +37,14 @@ import { eventFrame, exceptionFrame } from "./eventstream";
 import {
   jsonObject,
   reply,
+  replyOf,
   RequestLog,
   seedBrain,
   sleep,
   type FakeErrorKind,
   type FakeModelRequest,
-  type FakeReply,
   type FakeScript,
+  type FakeServer,
   type FakeTurn,
 } from "./script";
 import { verifySigV4, type SigV4Credentials } from "./sigv4";
@@ -64,16 +65,10 @@ export interface FakeBedrockOptions {
   inputPieceChars?: number;
 }
 
-export interface FakeBedrock {
-  /** Base URL for AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
-  url: string;
-  requests: FakeModelRequest[];
+/** The fake Bedrock runtime; its `url` is for AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
+export interface FakeBedrock extends FakeServer<FakeModelRequest, FakeScript> {
   /** Connections by protocol, for tests that check which one a client used. */
   connections: { "http/1.1": number; h2c: number };
-  setScript(script: FakeScript): void;
-  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
-  waitForAbort(index: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
 /* ---------- errors, as the service sends them ---------- */
@@ -392,20 +387,8 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       aborted: false,
       finished: false,
     };
-    const index = log.add(record);
-    // Whether the reply was complete is recorded before it ends (an HTTP/2 response reports
-    // itself finished when its stream closes, also when the client reset it).
-    res.on("close", () => {
-      if (!record.finished) record.aborted = true;
-      log.changed();
-    });
-
-    let answer: FakeReply;
-    try {
-      answer = await script(record, index);
-    } catch (err) {
-      answer = reply.error("server", { message: `fake-bedrock script threw: ${String(err)}` });
-    }
+    const index = log.track(record, res);
+    let answer = await replyOf(script, record, index, (message) => reply.error("server", { message }));
     if (answer.kind === "error" && answer.error === "content-filter" && !answer.after)
       answer = { kind: "answer", text: [], calls: [], end: "content-filter" };
     if (answer.kind === "error" && !answer.after) {
@@ -558,13 +541,11 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
   const { port } = tcp.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests: log.requests,
+    ...log.controls(),
     connections,
     setScript(next) {
       script = next;
     },
-    waitForRequests: (count, timeoutMs) => log.waitForRequests(count, timeoutMs),
-    waitForAbort: (index, timeoutMs) => log.waitForAbort(index, timeoutMs),
     async close() {
       for (const socket of sockets) socket.destroy();
       h1.closeAllConnections();

@@ -16,6 +16,7 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { replyOf, RequestLog, type FakeServer } from "./script";
 import { NO_TOOL, seedCodeFor, UNKNOWN_QUESTION, wrongly } from "./seed-questions";
 
 /* ---------- wire types (the subset of the REST API the fake reads and writes) ---------- */
@@ -228,26 +229,14 @@ export function seedBrain(options: SeedBrainOptions = {}): FakeScript {
 
 /* ---------- the server ---------- */
 
-export interface FakeGemini {
-  /** Base URL for GEMINI_BASE_URL. */
-  url: string;
-  requests: FakeGeminiRequest[];
-  /** Replace the script (later requests use it). */
-  setScript(script: FakeScript): void;
-  /** Resolves when at least `count` requests have arrived (rejects after `timeoutMs`). */
-  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
-  /** Resolves when request #index (0-based) was aborted by the client. */
-  waitForAbort(index: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
-}
+/** The fake Gemini; its `url` is for GEMINI_BASE_URL. */
+export type FakeGemini = FakeServer<FakeGeminiRequest, FakeScript>;
 
 const ROUTE = /^\/(v1[a-z0-9]*)\/models\/([^/:]+):(streamGenerateContent|generateContent)$/;
 
 export async function startFakeGemini(script: FakeScript = seedBrain()): Promise<FakeGemini> {
-  const requests: FakeGeminiRequest[] = [];
+  const log = new RequestLog<FakeGeminiRequest>();
   let current = script;
-  const changed = new Set<() => void>();
-  const notify = () => changed.forEach((fn) => fn());
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://fake");
@@ -286,29 +275,18 @@ export async function startFakeGemini(script: FakeScript = seedBrain()): Promise
       aborted: false,
       finished: false,
     };
-    const index = requests.push(record) - 1;
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      notify();
-    });
-    notify();
-
-    let answer: FakeReply;
-    try {
-      answer = await current(record, index);
-    } catch (err) {
-      answer = reply.error(500, { message: `fake-gemini script threw: ${String(err)}` });
-    }
+    const index = log.track(record, res);
+    const answer = await replyOf(current, record, index, (message) => reply.error(500, { message }));
     if (answer.kind === "error") {
+      record.finished = true;
       res.writeHead(answer.status, { "content-type": "application/json; charset=UTF-8", ...answer.headers });
       res.end(JSON.stringify(answer.body));
-      record.finished = true;
       return;
     }
     if (record.method === "generateContent") {
+      record.finished = true;
       res.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
       res.end(JSON.stringify(mergeChunks(answer.chunks)));
-      record.finished = true;
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream" });
@@ -319,42 +297,19 @@ export async function startFakeGemini(script: FakeScript = seedBrain()): Promise
       res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
     }
     if (answer.hang) return; // left open until the client goes away or the server closes
-    res.end();
     record.finished = true;
+    res.end();
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
 
-  const waitFor = (ready: () => boolean, what: string, timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => {
-      if (ready()) return resolve();
-      const check = () => {
-        if (!ready()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`fake-gemini: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        changed.delete(check);
-      };
-      changed.add(check);
-    });
-
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
+    ...log.controls(),
     setScript(next) {
       current = next;
     },
-    waitForRequests: (count, timeoutMs = 10000) =>
-      waitFor(() => requests.length >= count, `${count} request(s)`, timeoutMs),
-    waitForAbort: (index, timeoutMs = 10000) =>
-      waitFor(() => requests[index]?.aborted === true, `request #${index + 1} to be aborted`, timeoutMs),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -26,6 +26,7 @@ import type { AddressInfo } from "node:net";
 import {
   jsonObject,
   reply,
+  replyOf,
   RequestLog,
   seedBrain,
   sleep,
@@ -33,6 +34,7 @@ import {
   type FakeModelRequest,
   type FakeReply,
   type FakeScript,
+  type FakeServer,
   type FakeTurn,
 } from "./script";
 
@@ -48,15 +50,8 @@ export interface FakeOpenAIOptions {
   argumentsPieceChars?: number;
 }
 
-export interface FakeOpenAI {
-  /** Base URL for OPENAI_BASE_URL, up to and including the base path. */
-  url: string;
-  requests: FakeModelRequest[];
-  setScript(script: FakeScript): void;
-  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
-  waitForAbort(index: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
-}
+/** The fake OpenAI-compatible API; its `url` is for OPENAI_BASE_URL, up to and including the base path. */
+export type FakeOpenAI = FakeServer<FakeModelRequest, FakeScript>;
 
 /* ---------- wire types (the subset the fake reads) ---------- */
 
@@ -340,26 +335,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       aborted: false,
       finished: false,
     };
-    const index = log.add(record);
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      log.changed();
-    });
-
-    let answer: FakeReply;
-    try {
-      answer = await script(record, index);
-    } catch (err) {
-      answer = reply.error("server", { message: `fake-openai script threw: ${String(err)}` });
-    }
+    const index = log.track(record, res);
+    const answer = await replyOf(script, record, index, (message) => reply.error("server", { message }));
     if (answer.kind === "error" && !answer.after) {
-      sendError(wireError(answer.error, model, answer.message, answer.retryAfterSeconds));
       record.finished = true;
+      sendError(wireError(answer.error, model, answer.message, answer.retryAfterSeconds));
       return;
     }
     const id = `chatcmpl-fake${++completions}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream !== true) {
+      record.finished = true;
       if (answer.kind === "error") return sendError(wireError(answer.error, model, answer.message));
       const calls = settleCalls(answer);
       res.writeHead(200, { "content-type": "application/json" }).end(
@@ -393,7 +379,6 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
           usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
         }),
       );
-      record.finished = true;
       return;
     }
 
@@ -421,14 +406,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (answer.kind === "error") {
       // A failure inside the stream: the API sends an error object as an event and stops.
       await send({ error: wireError(answer.error, model, answer.message).body });
-      res.end();
       record.finished = true;
+      res.end();
       return;
     }
     if (answer.hang) return; // left open until the client goes away or the server closes
     if (answer.end === "cut-off") {
-      res.end();
       record.finished = true;
+      res.end();
       return;
     }
     const calls = settleCalls(answer);
@@ -462,20 +447,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
       });
     await send("[DONE]");
-    res.end();
     record.finished = true;
+    res.end();
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}${basePath}`,
-    requests: log.requests,
+    ...log.controls(),
     setScript(next) {
       script = next;
     },
-    waitForRequests: (count, timeoutMs) => log.waitForRequests(count, timeoutMs),
-    waitForAbort: (index, timeoutMs) => log.waitForAbort(index, timeoutMs),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

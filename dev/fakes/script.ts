@@ -214,19 +214,67 @@ export function seedBrain(options: SeedBrainOptions = {}): FakeScript {
 
 /* ---------- recording requests, for tests ---------- */
 
+/** What every fake records of a request: whether its reply was complete, or cut short by the client. */
+export interface Tracked {
+  aborted: boolean;
+  finished: boolean;
+}
+
+/** A running fake model server, as tests and the local stack hold it. */
+export interface FakeServer<Request, Script> {
+  /** Its base URL, for the provider's endpoint variable. */
+  url: string;
+  /** The requests it received, in order. */
+  requests: Request[];
+  /** Replace the script (later requests use it). */
+  setScript(script: Script): void;
+  /** Resolves when at least `count` requests have arrived (rejects after `timeoutMs`). */
+  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
+  /** Resolves when request #index (0-based) was aborted by the client. */
+  waitForAbort(index: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Requests as they arrive, with waits a test can use. */
-export class RequestLog {
-  readonly requests: FakeModelRequest[] = [];
+export class RequestLog<T extends Tracked = FakeModelRequest> {
+  readonly requests: T[] = [];
   private readonly listeners = new Set<() => void>();
 
-  add(request: FakeModelRequest): number {
+  add(request: T): number {
     this.requests.push(request);
     this.changed();
     return this.requests.length - 1;
   }
 
+  /**
+   * Records a request and watches its response: closed before the fake marked the record
+   * `finished`, it was aborted. (Mark it before ending the reply: an HTTP/2 response reports
+   * itself finished when its stream closes, also when the client reset it.)
+   */
+  track(record: T, res: { on(event: "close", listener: () => void): unknown }): number {
+    const index = this.add(record);
+    res.on("close", () => {
+      if (!record.finished) record.aborted = true;
+      this.changed();
+    });
+    return index;
+  }
+
   changed(): void {
     for (const listener of this.listeners) listener();
+  }
+
+  /** What a fake's handle offers tests of its requests. */
+  controls(): {
+    requests: T[];
+    waitForRequests(count: number, timeoutMs?: number): Promise<void>;
+    waitForAbort(index: number, timeoutMs?: number): Promise<void>;
+  } {
+    return {
+      requests: this.requests,
+      waitForRequests: (count, timeoutMs) => this.waitForRequests(count, timeoutMs),
+      waitForAbort: (index, timeoutMs) => this.waitForAbort(index, timeoutMs),
+    };
   }
 
   /** Resolves when at least `count` requests have arrived. */
@@ -261,6 +309,20 @@ export class RequestLog {
       };
       this.listeners.add(check);
     });
+  }
+}
+
+/** The script's reply to a request, or `failed(message)` when the script itself threw. */
+export async function replyOf<Q, R>(
+  script: (request: Q, index: number) => R | Promise<R>,
+  request: Q,
+  index: number,
+  failed: (message: string) => R,
+): Promise<R> {
+  try {
+    return await script(request, index);
+  } catch (err) {
+    return failed(`the fake's script threw: ${String(err)}`);
   }
 }
 

@@ -138,6 +138,24 @@ async function judge(
   };
 }
 
+/** The command that allows `action` on `arn` to the role right now (an inline policy). */
+function putRolePolicy(roleName: string, policyName: string, action: string, arn: string): string {
+  return command(
+    "aws",
+    "iam",
+    "put-role-policy",
+    "--role-name",
+    roleName,
+    "--policy-name",
+    policyName,
+    "--policy-document",
+    JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: action, Resource: arn }],
+    }),
+  );
+}
+
 /** The ARN the backend's role must be allowed to call: the configured Bedrock model (or its default). */
 function bedrockModelArn(ctx: DoctorContext, roleArn: string): string {
   const account = /^arn:[^:]+:iam::(\d{12}):/.exec(roleArn)?.[1] ?? ctx.found.account ?? "<account>";
@@ -152,20 +170,7 @@ export const invokePermission: Check<DoctorContext> = {
   async run(ctx) {
     const roleName = ctx.targets.invokeRoleName;
     const arn = functionArn(ctx);
-    const fix = `${ctx.fix.pulumiUp}   (or now: ${command(
-      "aws",
-      "iam",
-      "put-role-policy",
-      "--role-name",
-      roleName,
-      "--policy-name",
-      "invoke-code-executor",
-      "--policy-document",
-      JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Action: ACTION, Resource: arn }],
-      }),
-    )})`;
+    const fix = `${ctx.fix.pulumiUp}   (or now: ${putRolePolicy(roleName, "invoke-code-executor", ACTION, arn)})`;
     let roleArn: string;
     try {
       roleArn = (await ctx.aws.iam.send(new GetRoleCommand({ RoleName: roleName }))).Role!.Arn!;
@@ -189,20 +194,10 @@ export const invokePermission: Check<DoctorContext> = {
     }
     const modelArn = bedrockModelArn(ctx, roleArn);
     const model = await judge(ctx, roleName, roleArn, BEDROCK_INVOKE_ACTION, modelArn);
-    const bedrockFix = `pulumi config set co-intelligence:modelProvider bedrock ${ctx.fix.stackFlag} && ${ctx.fix.pulumiUp}   (or now: ${command(
-      "aws",
-      "iam",
-      "put-role-policy",
-      "--role-name",
-      roleName,
-      "--policy-name",
-      "BedrockInvokeModelPolicy",
-      "--policy-document",
-      JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Action: BEDROCK_INVOKE_ACTION, Resource: modelArn }],
-      }),
-    )}; an inference profile also needs the foundation models it routes to: docs/choosing-a-model.md)`;
+    const bedrockFix =
+      `pulumi config set co-intelligence:modelProvider bedrock ${ctx.fix.stackFlag} && ${ctx.fix.pulumiUp}   ` +
+      `(or now: ${putRolePolicy(roleName, "BedrockInvokeModelPolicy", BEDROCK_INVOKE_ACTION, modelArn)}; ` +
+      "an inference profile also needs the foundation models it routes to: docs/choosing-a-model.md)";
     const detail = `${invoke.detail}; Amazon Bedrock: ${model.status === "skip" ? `not checked (${model.detail})` : model.detail}`;
     if (invoke.status === "pass" && model.status !== "fail") return pass(detail);
     const fixes = [
