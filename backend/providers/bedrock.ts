@@ -66,6 +66,7 @@ export function createBedrockProvider(settings: BedrockSettings): ModelProvider 
   });
   // Some models refuse toolResult.status; once one has, results are sent without it.
   let sendStatus = true;
+  const credentials = credentialWatch(() => client.config.credentials());
 
   async function open(request: ModelRequest) {
     const command = (withStatus: boolean) =>
@@ -113,9 +114,49 @@ export function createBedrockProvider(settings: BedrockSettings): ModelProvider 
         throw describeBedrockError(err, settings);
       }
     },
+    readiness: credentials.problems,
     close() {
       client.destroy();
       handler.destroy();
+    },
+  };
+}
+
+/** How long a credentials check stands before it is made again (in the background). */
+const CREDENTIALS_RECHECK_MS = 60_000;
+
+/**
+ * Whether the backend has AWS credentials at all, for /readyz: asked in the background (the
+ * credential chain may take a while to give up, longer than a readiness probe waits), and only
+ * a definite "none anywhere" counts as missing, not a passing failure to reach the endpoint.
+ */
+function credentialWatch(resolve: () => Promise<unknown>): { problems(): string[] } {
+  let problem: string | undefined;
+  let checkedAt = -Infinity;
+  let checking = false;
+  const check = () => {
+    if (checking || Date.now() - checkedAt < CREDENTIALS_RECHECK_MS) return;
+    checking = true;
+    resolve()
+      .then(
+        () => (problem = undefined),
+        (err: unknown) => {
+          if ((err as { name?: string }).name === "CredentialsProviderError")
+            problem =
+              "no AWS credentials for Amazon Bedrock were found: run the backend with a role that may call the model " +
+              "(EKS Pod Identity or IRSA, which pulumi up sets up with modelProvider bedrock), or locally with AWS_PROFILE " +
+              "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+        },
+      )
+      .finally(() => {
+        checking = false;
+        checkedAt = Date.now();
+      });
+  };
+  return {
+    problems() {
+      check();
+      return problem ? [problem] : [];
     },
   };
 }

@@ -85,6 +85,11 @@ export interface ModelProvider {
   readonly model: string;
   /** One streaming model call; throws ModelError. */
   stream(request: ModelRequest): AsyncGenerator<ModelOutput, ModelTurn>;
+  /**
+   * What the provider found missing at run time (Bedrock: no AWS credentials at all), for
+   * /readyz. Answers at once from what it last found, and looks again in the background.
+   */
+  readiness?(): string[];
   /** Releases connections (server shutdown). */
   close?(): void;
 }
