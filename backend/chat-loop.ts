@@ -72,7 +72,7 @@ export const MISSING_MODEL: UserError = {
   type: "ConfigurationError",
   message:
     "The chat model is not configured; the operator should set what GET /readyz lists and restart the backend " +
-    "(docs/choosing-a-model.md). To try the stack locally without a key, run `npm start -- --fake-gemini`.",
+    "(docs/choosing-a-model.md). To try the stack locally without a key, run `npm start -- --provider gemini`.",
 };
 
 class ChatStopped extends Error {
