@@ -242,8 +242,11 @@ function readConverse(body: WireBody, options: FakeBedrockOptions): { system: st
           ...(typeof status === "string" ? { status } : {}),
         });
         usesTools = true;
-      } else if (!block?.reasoningContent)
-        throw validation(`The ContentBlock object at ${where} is not supported here.`);
+      } else if (block?.reasoningContent) {
+        const signature = (block.reasoningContent as { reasoningText?: { signature?: unknown } })
+          .reasoningText?.signature;
+        (turn.reasoning ??= []).push(typeof signature === "string" ? signature : "");
+      } else throw validation(`The ContentBlock object at ${where} is not supported here.`);
     });
     if (role === "user") {
       const answered = turn.results.map((r) => r.id);
@@ -448,9 +451,19 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
 
     if (!(await send(event("messageStart", { role: "assistant" })))) return;
     let blockIndex = 0;
+    if (answer.kind === "answer" && answer.reasoning !== undefined) {
+      const reasoning = (delta: object) =>
+        event("contentBlockDelta", { contentBlockIndex: 0, delta: { reasoningContent: delta } });
+      if (!(await send(reasoning({ text: answer.reasoning })))) return;
+      if (!(await send(reasoning({ signature: `fake-signature-${index + 1}` })))) return;
+      if (!(await send(event("contentBlockStop", { contentBlockIndex: 0 })))) return;
+      blockIndex = 1;
+    }
     if (texts.length > 0) {
+      const textIndex = blockIndex;
       for (const text of texts)
-        if (!(await send(event("contentBlockDelta", { contentBlockIndex: 0, delta: { text } })))) return;
+        if (!(await send(event("contentBlockDelta", { contentBlockIndex: textIndex, delta: { text } }))))
+          return;
       if (answer.kind === "answer" && answer.hang) return;
       if (answer.kind === "error") {
         const error = serviceError(answer.error, model, region, answer.message);
@@ -467,8 +480,8 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
         res.end();
         return;
       }
-      if (!(await send(event("contentBlockStop", { contentBlockIndex: 0 })))) return;
-      blockIndex = 1;
+      if (!(await send(event("contentBlockStop", { contentBlockIndex: textIndex })))) return;
+      blockIndex++;
     } else if (answer.kind === "answer" && answer.hang) return;
     for (const call of calls) {
       const at = blockIndex++;

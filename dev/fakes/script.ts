@@ -43,6 +43,8 @@ export interface FakeTurn {
   text: string;
   calls: FakeToolCallSeen[];
   results: FakeToolResultSeen[];
+  /** Signatures of the reasoning blocks sent back with an assistant turn (Bedrock). */
+  reasoning?: string[];
 }
 
 export interface FakeModelRequest {
@@ -92,6 +94,8 @@ export type FakeReply =
       /** Text deltas, streamed before the calls. */
       text: string[];
       calls: FakeCall[];
+      /** The model's reasoning, streamed first as a signed block (Bedrock), never part of the answer. */
+      reasoning?: string;
       /** Pause before each piece. */
       delayMs?: number;
       /** Never end the response (a model that hangs). */

@@ -171,6 +171,46 @@ describe("bedrock", () => {
     expect(fake.requests[1]!.turns.at(-1)!.results.map((r) => r.status)).toEqual(["success", "error"]);
   });
 
+  it("reasoning blocks go back with their signatures, and never to the user as answer text", async () => {
+    const { provider, fake } = await setUp(
+      "bedrock",
+      scripted(
+        {
+          kind: "answer",
+          reasoning: "I should multiply.",
+          text: ["Computing. "],
+          calls: [{ code: "print(25 * 47)" }],
+        },
+        reply.text("1175."),
+      ),
+    );
+    const stream = provider.stream(request([{ role: "user", text: "25 times 47" }]));
+    const texts: string[] = [];
+    let next = await stream.next();
+    for (; !next.done; next = await stream.next())
+      if (next.value.type === "text") texts.push(next.value.text);
+    const turn = next.value;
+    expect(texts).toEqual(["Computing. "]);
+    expect(turn.text).toBe("Computing. ");
+    const { error } = await run(
+      provider,
+      request([
+        { role: "user", text: "25 times 47" },
+        { role: "model", turn },
+        {
+          role: "tool",
+          results: [{ call: turn.calls[0]!, output: { ok: true, stdout: "1175\n" }, failed: false }],
+        },
+      ]),
+    );
+    expect(error).toBeUndefined();
+    expect(fake.requests[1]!.turns[1]).toMatchObject({
+      role: "assistant",
+      text: "Computing. ",
+      reasoning: ["fake-signature-1"],
+    });
+  });
+
   it("a model that refuses toolResult.status gets the results again without it, and from then on", async () => {
     const { provider, fake } = await setUp(
       "bedrock",
