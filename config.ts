@@ -10,10 +10,12 @@ import { configKey, IMAGE_CONFIG_KEYS, IMAGE_REFERENCE } from "./contract/stack"
 import {
   BACKEND_SERVICE_DEFAULTS,
   INGRESS_SCHEMES,
+  resolveModel,
   validateBackendServiceArgs,
   type BackendServiceArgs,
   type IngressArgs,
 } from "./components/backend-service";
+import type { ProviderId } from "./contract/models";
 import {
   IMAGE_REPOSITORY_DEFAULTS,
   validateImageRepositoryArgs,
@@ -77,7 +79,7 @@ export interface StackConfig {
  * Keys that hold secrets: a value for one of them in a stack file in plain text (not
  * `secure:`) is refused, because the file is committed and the value would be in git.
  */
-export const SECRET_KEYS = ["geminiApiKey", "apiToken", "kubeconfig"] as const;
+export const SECRET_KEYS = ["geminiApiKey", "openaiApiKey", "apiToken", "kubeconfig"] as const;
 
 /** Where values come from: Pulumi config in a program, a plain map in tests. */
 export interface ConfigSource {
@@ -275,7 +277,11 @@ function readBackend(r: Reader, region: string | undefined, images: Images): Bac
     targetCpuPercent: "targetCpuPercent",
     allowFromNamespaces: "allowFromNamespaces",
     allowFromCidrs: "allowFromCidrs",
+    modelProvider: "modelProvider",
+    modelId: "modelId",
     geminiModel: "geminiModel",
+    openaiBaseUrl: "openaiBaseUrl",
+    openaiApiKey: "openaiApiKey",
     codeExecutionEnabled: "codeExecutionEnabled",
     "ingress.scheme": "ingress",
     "ingress.host": "ingressHost",
@@ -289,11 +295,25 @@ function readBackend(r: Reader, region: string | undefined, images: Images): Bac
       `${configKey("clusterName")} is required (the existing EKS cluster that runs the backend); ` +
         `set it with: pulumi config set ${configKey("clusterName")} <name>`,
     );
+  const modelProvider = (r.string(keys.modelProvider)?.toLowerCase() ?? d.modelProvider) as ProviderId;
+  // Only the chosen provider's key is needed (and stored): Bedrock uses the pods' own role.
   const geminiApiKey = r.source.getSecret(configKey("geminiApiKey"));
-  if (geminiApiKey === undefined)
+  if (modelProvider === "gemini" && geminiApiKey === undefined)
     r.problems.push(
       `${configKey("geminiApiKey")} is required (the backend's Gemini API key, stored encrypted); ` +
-        `set it with: pulumi config set --secret ${configKey("geminiApiKey")} <key>`,
+        `set it with: pulumi config set --secret ${configKey("geminiApiKey")} <key>   ` +
+        `(or choose another provider: pulumi config set ${configKey("modelProvider")} bedrock)`,
+    );
+  const openaiBaseUrl = r.string(keys.openaiBaseUrl);
+  const openaiApiKey = r.source.getSecret(configKey("openaiApiKey"));
+  if (
+    modelProvider === "openai" &&
+    openaiApiKey === undefined &&
+    new URL(d.openaiBaseUrl).host === hostOf(openaiBaseUrl ?? d.openaiBaseUrl)
+  )
+    r.problems.push(
+      `${configKey("openaiApiKey")} is required for OpenAI's own API (stored encrypted); set it with: ` +
+        `pulumi config set --secret ${configKey("openaiApiKey")} <key>   (or point ${configKey("openaiBaseUrl")} at a server that needs none)`,
     );
   const replicas = {
     minReplicas: r.integer(keys.minReplicas),
@@ -308,8 +328,13 @@ function readBackend(r: Reader, region: string | undefined, images: Images): Bac
     serviceAccountName: r.string(keys.serviceAccountName) ?? d.serviceAccountName,
     accessMode: (r.string("accessMode") ?? INVOKE_ACCESS_DEFAULTS.mode) as InvokeAccessMode,
     image: images.image,
-    geminiModel: r.string(keys.geminiModel) ?? d.geminiModel,
-    geminiApiKey: geminiApiKey ?? pulumi.output(""),
+    modelProvider,
+    modelId: r.string(keys.modelId),
+    geminiModel: r.string(keys.geminiModel),
+    ...(modelProvider === "gemini" ? { geminiApiKey: geminiApiKey ?? pulumi.output("") } : {}),
+    ...(modelProvider === "openai"
+      ? { ...(openaiBaseUrl ? { openaiBaseUrl } : {}), ...(openaiApiKey ? { openaiApiKey } : {}) }
+      : {}),
     apiToken: r.source.getSecret(configKey("apiToken")),
     codeExecutionEnabled: r.boolean(keys.codeExecutionEnabled, d.codeExecutionEnabled),
     minReplicas: numberOrUnset(replicas.minReplicas) ?? d.minReplicas,
@@ -320,7 +345,19 @@ function readBackend(r: Reader, region: string | undefined, images: Images): Bac
     allowFromCidrs: r.list(keys.allowFromCidrs) ?? [],
   };
   r.report(validateBackendServiceArgs({ ...settings, ...replicas, region }, r.nameOf(keys)), keys);
-  return settings;
+  // The model, defaults applied, is written into the backend's environment and (Bedrock) its
+  // role's permission, so both name the same model whatever the backend's own default becomes.
+  const model = resolveModel({ ...settings, region: region ?? "" });
+  return { ...settings, ...(model.modelId ? { modelId: model.modelId } : {}) };
+}
+
+/** The host of a URL, or "" when it is not one (its validator reports that). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
 }
 
 /** `requireApiToken`: the stack refuses to run without `apiToken` (prod: /api/execute runs code for anyone who reaches it). */

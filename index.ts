@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackOutputName } from "./contract/stack";
 import { BackendService, clusterOidcIssuer, clusterVpcCidrs } from "./components/backend-service";
+import { BedrockAccess } from "./components/bedrock-access";
 import { ImageRepository } from "./components/image-repository";
 import { InvokeAccess } from "./components/invoke-access";
 import { SandboxFunction } from "./components/sandbox-function";
@@ -31,13 +32,26 @@ const access = new InvokeAccess("invoke", {
   nodeRoleName: config.access.nodeRoleName,
 });
 
-// 3. Where the backend image lives. The running image and its undo target are never expired.
+// 3. With Amazon Bedrock as the model, the same role may call exactly the configured model
+//    (and, for an inference profile, the models it routes to, only through it). With any
+//    other provider the role gets no Bedrock permission at all.
+const bedrock =
+  settings.modelProvider === "bedrock"
+    ? new BedrockAccess("bedrock", {
+        roleName: access.roleName,
+        model: settings.modelId!,
+        region: config.region,
+      })
+    : undefined;
+
+// 4. Where the backend image lives. The running image and its undo target are never expired.
 const repository = new ImageRepository("backend-image", config.repository);
 
-// 4. The backend on the existing EKS cluster. The stack config owns its image
+// 5. The backend on the existing EKS cluster. The stack config owns its image
 //    (`co-intelligence:image`, recorded by `npm run rollout`, which then runs `pulumi up`);
-//    until the first rollout there is no Deployment. Its pods start after the invoke access
-//    exists, so they get the pod identity / IRSA credentials injected at pod creation.
+//    until the first rollout there is no Deployment. Its pods start after the invoke (and
+//    Bedrock) access exists, so they get the pod identity / IRSA credentials injected at pod
+//    creation and may call what they need from their first request.
 const backend = new BackendService("backend", {
   ...settings,
   serviceAccountAnnotations: access.serviceAccountAnnotations,
@@ -52,10 +66,10 @@ const backend = new BackendService("backend", {
   // the sandbox refuses, and each execution asks for exactly the function's time limit.
   sandboxAllowedModules: config.sandbox.allowedModules,
   sandboxTimeoutMs: config.sandbox.sandboxTimeoutMs,
-  waitFor: [access],
+  waitFor: bedrock ? [access, bedrock] : [access],
 });
 
-// 5. What the operations commands read with --stack: exactly the outputs contract/stack.ts
+// 6. What the operations commands read with --stack: exactly the outputs contract/stack.ts
 //    names (the compiler refuses a missing or an extra one).
 const outputs = {
   region: config.region,
@@ -71,6 +85,9 @@ const outputs = {
   invokeRoleName: access.roleName,
   invokeRoleArn: access.roleArn,
   codeExecutionEnabled: settings.codeExecutionEnabled,
+  /** The model the backend talks to (doctor checks the role may call a Bedrock one). */
+  modelProvider: settings.modelProvider ?? "gemini",
+  modelId: settings.modelId,
   /** The image the Deployment runs (`npm run rollout` records it), and the one `--undo` returns to. */
   image: config.images.image,
   previousImage: config.images.previousImage,

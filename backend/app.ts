@@ -31,9 +31,10 @@ import {
   recordRoutes,
   sendError,
 } from "./errors";
-import { createGeminiModel, type ModelStream } from "./gemini";
 import { loopbackHostGuard, requireHostHeader } from "./host-guard";
 import { prettyDestination } from "./log-format";
+import { createProvider } from "./providers";
+import type { ModelProvider } from "./providers/provider";
 import { BODY_LIMIT_BYTES } from "./history";
 import { createMetrics } from "./metrics";
 import { RateLimiter } from "./rate-limit";
@@ -48,8 +49,8 @@ import { createSandboxClient, type SandboxClient } from "./sandbox-client";
 export interface AppOverrides {
   /** Replace the Lambda-backed sandbox client (unit tests, benchmarks). */
   sandbox?: SandboxClient;
-  /** Replace the Gemini client (unit tests); `null` means "no API key". */
-  model?: ModelStream | null;
+  /** Replace the model provider (unit tests, benchmarks); `null` means "not configured". */
+  model?: ModelProvider | null;
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: { write(line: string): void };
 }
@@ -103,7 +104,10 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     config,
     metrics,
     sandbox: overrides.sandbox ?? createSandboxClient(config),
-    model: overrides.model === null ? undefined : (overrides.model ?? createGeminiModel(config)),
+    model:
+      overrides.model === null
+        ? undefined
+        : (overrides.model ?? createProvider(config.model, { awsCredentials: config.awsCredentials })),
     streams: new Capacity(config.maxOpenStreams),
     executions: new Capacity(config.maxConcurrentExecutions),
     work: new WorkInFlight(),
@@ -137,6 +141,11 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     },
   };
   app.decorate("backend", context);
+  // The provider's connections (Bedrock's HTTP/2 sessions, keep-alive sockets) go with the server.
+  app.addHook("onClose", (_instance, done) => {
+    context.model?.close?.();
+    done();
+  });
 
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, parseJsonBody);

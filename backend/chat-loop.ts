@@ -1,25 +1,19 @@
 /**
  * One chat turn: model <-> tool rounds, as an async generator of the contract's SSE events
- * (CONTRACT section 2). Knows no HTTP. Guarantees by construction: every failure becomes an
- * `error` event, every `code` event gets its `code_result`, and exactly one `done` is the last
- * event. Bounds by construction too: the conversation re-sent to the model is trimmed to a
- * budget, every tool output the model sees is capped, the turn's total model input and its
- * number of executions are capped.
+ * (CONTRACT section 2), over the provider interface (providers/provider.ts): it knows no HTTP
+ * and no model API. Guarantees by construction: every failure becomes an `error` event, every
+ * `code` event gets its `code_result`, and exactly one `done` is the last event. Bounds by
+ * construction too: the conversation re-sent to the model is trimmed to a budget, every tool
+ * output the model sees is capped, the turn's total model input and its number of executions
+ * are capped. Rate limits and provider failures are retried with backoff (honouring the
+ * server's hint) while nothing of the answer has been streamed yet.
  */
 import { abortableSleep } from "./abortable-sleep";
-import type { Content, FunctionCall, GenerateContentResponse, Part } from "@google/genai" with {
-  "resolution-mode": "import",
-};
-import {
-  describeModelError,
-  executePythonDeclaration,
-  ModelHttpError,
-  systemInstruction,
-  TOOL_NAME,
-  type ModelStream,
-} from "./gemini";
 import type { ChatEvent, ChatMessage, UserError } from "../contract/chat";
 import { cutMiddle, trimHistory } from "./history";
+import { describeRaw, ModelError } from "./providers/errors";
+import type { ConversationItem, ModelProvider, ModelTurn, ToolCall, ToolResult } from "./providers/provider";
+import { executePythonTool, systemInstruction, TOOL_NAME } from "./providers/tool";
 import {
   abortReason,
   failedResult,
@@ -33,18 +27,22 @@ export interface ChatObserver {
   modelCall?(seconds: number, outcome: string): void;
   /** A failed model call, in the operator's words (the user got a generic message). */
   modelError?(detail: string): void;
+  /** A failed model call that is tried again after `waitMs` (attempt 1 is the first retry). */
+  modelRetry?(attempt: number, waitMs: number, detail: string): void;
   execution?(id: string, code: string, execution: Execution, seconds: number): void;
   /** Characters of model input this turn sent over all its model calls. */
   budget?(inputChars: number): void;
 }
 
 export interface ChatDeps {
-  /** Undefined when GEMINI_API_KEY is missing: the turn answers an error saying how to set it. */
-  model: ModelStream | undefined;
+  /** Undefined while the chosen provider lacks configuration: the turn answers `missingModel`. */
+  model: ModelProvider | undefined;
+  /** What the user is told when `model` is undefined (names the missing variables). */
+  missingModel?: UserError;
   sandbox: SandboxClient;
   codeExecutionEnabled: boolean;
   allowedModules: readonly string[];
-  /** Model turns with function calls allowed before the turn is stopped. */
+  /** Model turns with tool calls allowed before the turn is stopped. */
   maxToolRounds: number;
   /** Code executions one turn may cause; further calls are answered "not run" to the model. */
   maxExecutionsPerTurn: number;
@@ -52,7 +50,7 @@ export interface ChatDeps {
   historyChars: number;
   /** Characters of model input summed over the turn's model calls; past it the turn stops. */
   turnInputChars: number;
-  /** 429 retries and the first backoff delay (doubled per retry). */
+  /** Retries of a rate-limited or failing model call, and the first backoff delay (doubled per retry). */
   modelMaxRetries: number;
   modelRetryBaseMs: number;
   /** Waits for one of the replica's execution slots; resolves with its release. */
@@ -69,12 +67,12 @@ const MAX_RETRY_WAIT_MS = 30000;
 /** What the model sees of each of stdout, stderr and the result (the user sees it all). */
 export const TOOL_OUTPUT_CHARS_FOR_MODEL = 16000;
 
-export const MISSING_API_KEY: UserError = {
+/** When no better words were given: the model is not configured. */
+export const MISSING_MODEL: UserError = {
   type: "ConfigurationError",
   message:
-    "The chat model is not configured: GEMINI_API_KEY is not set. Set it in the backend's environment " +
-    "(e.g. `GEMINI_API_KEY=... npm start`, or the backend's Kubernetes secret) and restart the backend; " +
-    "to try the stack locally without a key, run `npm start -- --fake-gemini`.",
+    "The chat model is not configured; the operator should set what GET /readyz lists and restart the backend " +
+    "(docs/choosing-a-model.md). To try the stack locally without a key, run `npm start -- --provider gemini`.",
 };
 
 class ChatStopped extends Error {
@@ -83,29 +81,29 @@ class ChatStopped extends Error {
   }
 }
 
-/** The model input of one turn: the contents and their size, kept in step. */
+/** The model input of one turn: the conversation and its size, kept in step. */
 interface Conversation {
-  contents: Content[];
+  items: ConversationItem[];
   chars: number;
   /** Summed over the model calls made so far. */
   sent: number;
 }
 
 export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps): AsyncGenerator<ChatEvent> {
-  const conversation: Conversation = { contents: [], chars: 0, sent: 0 };
+  const conversation: Conversation = { items: [], chars: 0, sent: 0 };
   try {
     if (!deps.model) {
-      yield { event: "error", data: MISSING_API_KEY };
+      yield { event: "error", data: deps.missingModel ?? MISSING_MODEL };
       return;
     }
     for (const m of trimHistory(messages, { budgetChars: deps.historyChars }).messages)
-      append(conversation, { role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] });
+      append(conversation, { role: m.role, text: m.content }, m.content.length);
     const executions = { count: 0 };
     let answered = false;
     for (let round = 0; ; round++) {
-      const { calls, modelTurn, text } = yield* streamModel(deps.model, conversation, deps);
-      answered ||= text;
-      if (calls.length === 0) {
+      const turn = yield* streamModel(deps.model, conversation, deps);
+      answered ||= turn.text !== "";
+      if (turn.calls.length === 0) {
         if (!answered)
           yield {
             event: "error",
@@ -123,8 +121,10 @@ export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps
         };
         return;
       }
-      append(conversation, modelTurn); // as received: call ids and thought signatures are echoed back
-      append(conversation, yield* runCalls(calls, executions, deps));
+      // As received: whatever the API needs echoed (call ids, signatures) goes back with it.
+      append(conversation, { role: "model", turn }, turn.chars);
+      const results = yield* runCalls(turn.calls, executions, deps);
+      append(conversation, { role: "tool", results }, charsOfResults(results));
     }
   } catch (err) {
     yield { event: "error", data: toUserError(err, deps) };
@@ -134,33 +134,20 @@ export async function* chatTurn(messages: readonly ChatMessage[], deps: ChatDeps
   }
 }
 
-function append(conversation: Conversation, content: Content): void {
-  conversation.contents.push(content);
-  conversation.chars += charsOf(content);
+function append(conversation: Conversation, item: ConversationItem, chars: number): void {
+  conversation.items.push(item);
+  conversation.chars += chars;
 }
 
-/** Characters a content adds to the model input: its texts and its calls/responses as JSON. */
-function charsOf(content: Content): number {
+function charsOfResults(results: readonly ToolResult[]): number {
   let chars = 0;
-  for (const part of content.parts ?? []) {
-    if (typeof part.text === "string") chars += part.text.length;
-    if (part.functionCall) chars += JSON.stringify(part.functionCall).length;
-    if (part.functionResponse) chars += JSON.stringify(part.functionResponse).length;
-    if (typeof part.thoughtSignature === "string") chars += part.thoughtSignature.length;
-  }
+  for (const r of results) chars += JSON.stringify(r.output).length + r.call.id.length + r.call.name.length;
   return chars;
 }
 
-interface ModelTurn {
-  calls: FunctionCall[];
-  modelTurn: Content;
-  /** Whether any answer text was streamed. */
-  text: boolean;
-}
-
-/** One model call, streamed: yields text events; retries a 429 that came before any output. */
+/** One model call, streamed: yields text events; retries what is retryable before any output. */
 async function* streamModel(
-  model: ModelStream,
+  model: ModelProvider,
   conversation: Conversation,
   deps: ChatDeps,
 ): AsyncGenerator<ChatEvent, ModelTurn> {
@@ -172,97 +159,77 @@ async function* streamModel(
         "ask for a smaller result (or a summary of it) instead.",
     });
   conversation.sent += conversation.chars;
-  const contents = conversation.contents;
-  const config = {
-    systemInstruction: systemInstruction(deps.codeExecutionEnabled),
-    ...(deps.codeExecutionEnabled
-      ? { tools: [{ functionDeclarations: [executePythonDeclaration(deps.allowedModules)] }] }
-      : {}),
-    ...(deps.signal ? { abortSignal: deps.signal } : {}),
+  const request = {
+    system: systemInstruction(deps.codeExecutionEnabled),
+    tool: deps.codeExecutionEnabled ? executePythonTool(deps.allowedModules) : undefined,
+    conversation: [...conversation.items],
+    ...(deps.signal ? { signal: deps.signal } : {}),
   };
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
-    const parts: Part[] = [];
-    const calls: FunctionCall[] = [];
-    let text = false;
+    /** Something of the answer (text or a call) reached the user or the loop: no retry then. */
+    let streamed = false;
+    throwIfAborted(deps.signal);
+    const stream = model.stream(request);
     try {
-      throwIfAborted(deps.signal);
-      const stream = await model({ contents: [...contents], config });
-      for await (const chunk of stream) {
+      for (;;) {
+        const next = await stream.next();
         throwIfAborted(deps.signal);
-        throwIfBlocked(chunk);
-        for (const part of chunk.candidates?.[0]?.content?.parts ?? []) {
-          parts.push(part);
-          if (part.functionCall) calls.push(part.functionCall);
-          else if (typeof part.text === "string" && part.text !== "" && !part.thought) {
-            text = true;
-            yield { event: "text", data: { delta: part.text } };
-          }
+        if (next.done) {
+          deps.observer?.modelCall?.((performance.now() - started) / 1000, "ok");
+          return next.value;
         }
-        throwIfUnfinished(chunk);
+        streamed = true;
+        if (next.value.type === "text") yield { event: "text", data: { delta: next.value.text } };
       }
-      throwIfAborted(deps.signal);
-      deps.observer?.modelCall?.((performance.now() - started) / 1000, "ok");
-      return { calls, modelTurn: { role: "model", parts }, text };
     } catch (err) {
       deps.observer?.modelCall?.((performance.now() - started) / 1000, outcomeOf(err, deps.signal));
-      const retryable = statusOf(err) === 429 && !text && parts.length === 0 && !deps.signal?.aborted;
+      await stream.return(undefined as never).catch(() => undefined);
+      const retryable = err instanceof ModelError && err.retryable && !streamed && !deps.signal?.aborted;
       if (!retryable || attempt >= deps.modelMaxRetries) throw err;
-      const asked = err instanceof ModelHttpError ? err.retryAfterMs : undefined;
+      const asked = err.retryAfterMs;
       if (asked !== undefined && asked > MAX_RETRY_WAIT_MS) throw err;
       const backoff = deps.modelRetryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
-      await abortableSleep(Math.max(asked ?? 0, backoff), deps.signal);
+      const waitMs = Math.round(Math.max(asked ?? 0, backoff));
+      deps.observer?.modelRetry?.(attempt + 1, waitMs, err.detail);
+      await abortableSleep(waitMs, deps.signal);
     }
   }
 }
 
 /**
- * Runs the function calls of one model turn, in order, up to the turn's execution budget;
- * returns the function responses (one per call, as the model expects).
+ * Runs the tool calls of one model turn, in order, up to the turn's execution budget; returns
+ * one result per call, in the calls' order (as every API expects).
  */
 async function* runCalls(
-  calls: FunctionCall[],
+  calls: readonly ToolCall[],
   executions: { count: number },
   deps: ChatDeps,
-): AsyncGenerator<ChatEvent, Content> {
-  const parts: Part[] = [];
-  for (const [index, call] of calls.entries()) {
+): AsyncGenerator<ChatEvent, ToolResult[]> {
+  const results: ToolResult[] = [];
+  for (const call of calls) {
     throwIfAborted(deps.signal);
-    const id = call.id ?? `call-${index + 1}`;
-    const name = call.name ?? "";
-    const respond = (response: Record<string, unknown>) =>
-      parts.push({ functionResponse: { ...(call.id ? { id: call.id } : {}), name, response } });
-    if (name !== TOOL_NAME || !deps.codeExecutionEnabled) {
-      respond({
-        error: {
-          type: "UnknownTool",
-          message: `There is no tool named ${JSON.stringify(name.slice(0, 100))}.`,
-        },
-      });
+    const refuse = (type: string, message: string) =>
+      results.push({ call, output: { error: { type, message } }, failed: true });
+    if (call.name !== TOOL_NAME || !deps.codeExecutionEnabled) {
+      refuse("UnknownTool", `There is no tool named ${JSON.stringify(call.name.slice(0, 100))}.`);
       continue;
     }
     const code = call.args?.["code"];
     if (typeof code !== "string" || code.trim() === "") {
-      respond({
-        error: {
-          type: "InvalidArguments",
-          message: `${TOOL_NAME} needs one non-empty string argument "code".`,
-        },
-      });
+      refuse("InvalidArguments", `${TOOL_NAME} needs one non-empty string argument "code".`);
       continue;
     }
     if (executions.count >= deps.maxExecutionsPerTurn) {
-      respond({
-        error: {
-          type: "ExecutionLimit",
-          message:
-            `Not run: this question already ran code ${deps.maxExecutionsPerTurn} times, the most one question may. ` +
-            "Answer from the results you have, or do the remaining work in fewer, larger calls in a later question.",
-        },
-      });
+      refuse(
+        "ExecutionLimit",
+        `Not run: this question already ran code ${deps.maxExecutionsPerTurn} times, the most one question may. ` +
+          "Answer from the results you have, or do the remaining work in fewer, larger calls in a later question.",
+      );
       continue;
     }
     executions.count++;
+    const id = call.id;
     yield { event: "code", data: { id, code } };
     let started = performance.now();
     let execution: Execution;
@@ -286,12 +253,12 @@ async function* runCalls(
       data: { id, ok, stdout, stderr, result: execution.result.result, error, truncated, durationMs },
     };
     throwIfAborted(deps.signal);
-    respond(forModel(execution.result));
+    results.push({ call, output: forModel(execution.result), failed: !ok });
   }
-  return { role: "user", parts };
+  return results;
 }
 
-/** The function response: the sandbox response with each text capped for the model. */
+/** The tool's answer for the model: the sandbox response with each text capped. */
 function forModel(result: SandboxResult): Record<string, unknown> {
   const max = TOOL_OUTPUT_CHARS_FOR_MODEL;
   const cut = (text: string) => cutMiddle(text, max);
@@ -314,50 +281,13 @@ function forModel(result: SandboxResult): Record<string, unknown> {
   };
 }
 
-const BLOCKING_FINISH = new Set([
-  "SAFETY",
-  "RECITATION",
-  "BLOCKLIST",
-  "PROHIBITED_CONTENT",
-  "SPII",
-  "IMAGE_SAFETY",
-]);
-
-function throwIfBlocked(chunk: GenerateContentResponse): void {
-  const reason = chunk.promptFeedback?.blockReason;
-  if (reason)
-    throw new ChatStopped({
-      type: "SafetyBlocked",
-      message: `The model refused the question (blocked: ${reason}). Rephrase it and try again.`,
-    });
-}
-
-function throwIfUnfinished(chunk: GenerateContentResponse): void {
-  const reason = chunk.candidates?.[0]?.finishReason;
-  if (reason && BLOCKING_FINISH.has(reason))
-    throw new ChatStopped({
-      type: "SafetyBlocked",
-      message: `The model stopped its answer (finish reason ${reason}). Rephrase the question and try again.`,
-    });
-  if (reason === "MALFORMED_FUNCTION_CALL")
-    throw new ChatStopped({
-      type: "ModelError",
-      message: "The model produced a malformed code call; ask again.",
-    });
-}
-
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new ChatStopped(abortReason(signal));
 }
 
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown })?.status;
-  return typeof status === "number" ? status : undefined;
-}
-
 function outcomeOf(err: unknown, signal: AbortSignal | undefined): string {
   if (signal?.aborted) return "aborted";
-  const status = statusOf(err);
+  const status = err instanceof ModelError ? err.status : undefined;
   return status && status >= 100 && status <= 599 ? String(status) : "error";
 }
 
@@ -371,7 +301,12 @@ export function toUserError(
 ): UserError {
   if (err instanceof ChatStopped) return err.userError;
   if (deps.signal?.aborted) return abortReason(deps.signal);
-  const described = describeModelError(err, deps.requestId);
-  deps.observer?.modelError?.(described.detail);
-  return { type: described.type, message: described.message };
+  const withId = (message: string) =>
+    deps.requestId ? `${message} (request id ${deps.requestId})` : message;
+  if (err instanceof ModelError) {
+    deps.observer?.modelError?.(err.detail);
+    return { type: err.userType, message: withId(err.userMessage) };
+  }
+  deps.observer?.modelError?.(describeRaw(err).slice(0, 2000));
+  return { type: "InternalError", message: withId("Something went wrong while answering; try again.") };
 }

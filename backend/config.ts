@@ -1,14 +1,15 @@
 /**
  * The backend's configuration: the environment of CONTRACT section 2 (plus a few tuning
  * knobs), parsed and validated once at start-up into a typed object. A bad value is a
- * start-up error that names the variable and how to fix it; a missing GEMINI_API_KEY is not
- * (the sandbox endpoint still works, and /readyz reports it).
+ * start-up error that names the variable and how to fix it; a missing model key or MODEL_ID
+ * is not (the sandbox endpoint still works, and /readyz and the chat say what to set).
  */
 
 import { DEFAULT_PORT } from "../contract/http";
-import { DEFAULT_GEMINI_MODEL, DEFAULT_NAMES } from "../contract/names";
+import { DEFAULT_NAMES } from "../contract/names";
 import { DEFAULT_ALLOWED_MODULES } from "../contract/sandbox-modules";
 import { SANDBOX_ENV, SANDBOX_LIMITS } from "../contract/sandbox";
+import { missingModelSettings, readModelSettings, type ModelSettings } from "./providers/settings";
 
 export interface BackendConfig {
   /** HTTP port. `PORT`, default 8080. */
@@ -21,12 +22,11 @@ export interface BackendConfig {
   host: string;
   /** `TRUST_PROXY`: which proxies' X-Forwarded-For to believe for the client address (rate limit, logs). */
   trustProxy: boolean | string[];
-  /** `GEMINI_API_KEY`; chat answers an error event without it. */
-  geminiApiKey: string | undefined;
-  /** `GEMINI_MODEL`. */
-  geminiModel: string;
-  /** `GEMINI_BASE_URL`: the Gemini API endpoint override (proxies, tests). */
-  geminiBaseUrl: string | undefined;
+  /**
+   * The model: `MODEL_PROVIDER` (gemini, bedrock, openai), `MODEL_ID` and the chosen provider's
+   * own variables (providers/settings.ts). Chat answers an error event while one it needs is missing.
+   */
+  model: ModelSettings;
   /** `CODE_EXECUTION_ENABLED`: false means no tool is offered to the model. */
   codeExecutionEnabled: boolean;
   /** `CODE_EXECUTOR_FUNCTION`: Lambda name or ARN. */
@@ -127,7 +127,7 @@ export function loadConfig(env: Env = process.env): BackendConfig {
     if (parsed.username !== "" || parsed.password !== "") {
       problems.push(
         `${name} contains a user name or password (${redactCredentials(raw)}); remove it from the URL: ` +
-          "credentials belong in their own variables (GEMINI_API_KEY, the AWS credential chain)",
+          "credentials belong in their own variables (GEMINI_API_KEY, OPENAI_API_KEY, the AWS credential chain)",
       );
       return undefined;
     }
@@ -184,9 +184,7 @@ export function loadConfig(env: Env = process.env): BackendConfig {
     port: integer("PORT", DEFAULT_PORT, 0, 65535),
     host: value("HOST") ?? "localhost",
     trustProxy: parseTrustProxy(value("TRUST_PROXY"), problems),
-    geminiApiKey: value("GEMINI_API_KEY"),
-    geminiModel: value("GEMINI_MODEL") ?? DEFAULT_GEMINI_MODEL,
-    geminiBaseUrl: url("GEMINI_BASE_URL"),
+    model: readModelSettings({ value, url }, region, problems),
     codeExecutionEnabled,
     codeExecutorFunction: value("CODE_EXECUTOR_FUNCTION") ?? DEFAULT_NAMES.functionName,
     awsRegion: region,
@@ -226,7 +224,8 @@ export function loadConfig(env: Env = process.env): BackendConfig {
       `HEADERS_TIMEOUT_MS=${config.headersTimeoutMs} is longer than REQUEST_TIMEOUT_MS=${config.requestTimeoutMs}; ` +
         "the headers are part of the request: make HEADERS_TIMEOUT_MS the smaller one",
     );
-  if (problems.length > 0) throw new ConfigError(problems);
+  // One message per problem, also when two settings read the same variable (AWS_ENDPOINT_URL).
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
 }
 
@@ -267,10 +266,5 @@ export function isLoopbackHost(host: string): boolean {
 
 /** What /readyz reports missing: the configuration chat needs to answer. */
 export function missingConfiguration(config: BackendConfig): string[] {
-  const missing: string[] = [];
-  if (!config.geminiApiKey)
-    missing.push(
-      "GEMINI_API_KEY is not set: set it to a Gemini API key (https://aistudio.google.com/apikey)",
-    );
-  return missing;
+  return missingModelSettings(config.model);
 }

@@ -6,8 +6,8 @@
 import type { WorkInFlight } from "./cancellation";
 import type { Capacity } from "./capacity";
 import type { BackendConfig } from "./config";
-import type { ModelStream } from "./gemini";
 import type { BackendMetrics } from "./metrics";
+import type { ModelProvider } from "./providers/provider";
 import type { Execution, SandboxClient } from "./sandbox-client";
 
 /** serving -> draining (SIGTERM: /readyz 503, requests still served) -> stopping (new requests 503). */
@@ -17,7 +17,8 @@ export interface BackendContext {
   config: BackendConfig;
   metrics: BackendMetrics;
   sandbox: SandboxClient;
-  model: ModelStream | undefined;
+  /** The model provider; undefined while its configuration is incomplete (/readyz says what is missing). */
+  model: ModelProvider | undefined;
   /** Open chat streams of this replica. */
   streams: Capacity;
   /** Sandbox invocations in flight on this replica (both routes). */

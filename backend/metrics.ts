@@ -37,7 +37,7 @@ export function createMetrics(): BackendMetrics {
     }),
     modelSeconds: new Histogram({
       name: "model_request_duration_seconds",
-      help: "Wall time of one streamed Gemini call, by outcome (ok, HTTP status, aborted, error)",
+      help: "Wall time of one streamed model call (any provider), by outcome (ok, HTTP status, aborted, error)",
       labelNames: ["outcome"],
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60],
       registers: [registry],

@@ -6,7 +6,8 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { buildApp, type AppOverrides } from "./app";
-import { ConfigError, isLoopbackHost, loadConfig } from "./config";
+import { ConfigError, isLoopbackHost, loadConfig, missingConfiguration } from "./config";
+import { describeModel } from "./providers/settings";
 import { closeGracefully, type ShutdownOptions } from "./shutdown";
 
 export interface StartBackendOptions {
@@ -71,20 +72,24 @@ async function main(): Promise<void> {
   const backend = await startBackend({ host: config.host, port: config.port });
   const log = backend.app.log;
   const loopback = isLoopbackHost(config.host);
+  const model = describeModel(config.model);
   log.info(
     {
       url: backend.url,
       listening: backend.addresses,
       interfaces: loopback ? "loopback only" : "all given by HOST",
-      model: config.geminiModel,
+      provider: model.provider,
+      model: model.model,
       codeExecution: config.codeExecutionEnabled,
     },
-    loopback
-      ? `backend listening on loopback only (${backend.addresses.join(", ")}): ${backend.url}`
-      : `backend listening on ${backend.addresses.join(", ")}`,
+    `${
+      loopback
+        ? `backend listening on loopback only (${backend.addresses.join(", ")}): ${backend.url}`
+        : `backend listening on ${backend.addresses.join(", ")}`
+    }; model ${model.label}`,
   );
-  if (!config.geminiApiKey)
-    log.warn("GEMINI_API_KEY is not set: chat answers an error until it is; /api/execute works");
+  for (const missing of missingConfiguration(config))
+    log.warn(`${missing}; chat answers an error until then (/api/execute works)`);
   if (!loopback && !config.apiToken)
     log.warn(
       `listening on ${config.host} without API_TOKEN: anyone who can reach this port can use the model and the sandbox; set API_TOKEN or keep the port private`,

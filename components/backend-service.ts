@@ -2,6 +2,12 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_PORT, ROUTES } from "../contract/http";
+import {
+  defaultBedrockModel,
+  DEFAULT_OPENAI_BASE_URL,
+  PROVIDER_IDS,
+  type ProviderId,
+} from "../contract/models";
 import { DEFAULT_GEMINI_MODEL, DEFAULT_NAMES } from "../contract/names";
 import { DEFAULT_ALLOWED_MODULES } from "../contract/sandbox-modules";
 import { SANDBOX_ENV, SANDBOX_LIMITS } from "../contract/sandbox";
@@ -50,10 +56,24 @@ export interface BackendServiceArgs {
   allowFromCidrs?: pulumi.Input<string[]>;
   /** An Ingress for the AWS Load Balancer Controller. Default: none (reach it with kubectl port-forward). */
   ingress?: IngressArgs;
-  /** The Gemini API key, a Pulumi secret; stored in a Kubernetes Secret. Required. */
-  geminiApiKey: pulumi.Input<string>;
-  /** `GEMINI_MODEL`. Default: the backend's own default (`DEFAULT_GEMINI_MODEL` of contract/names.ts). */
+  /**
+   * `MODEL_PROVIDER`: `gemini`, `bedrock` (Amazon Bedrock, with the pods' own AWS role, which
+   * BedrockAccess lets call the model) or `openai` (any OpenAI-compatible API). Default: `gemini`.
+   */
+  modelProvider?: ProviderId;
+  /**
+   * `MODEL_ID`: the model in the provider's own naming. Default: the provider's default
+   * (contract/models.ts; required for `openai`). For Bedrock, pass the model its role may call.
+   */
+  modelId?: string;
+  /** The Gemini API key, a Pulumi secret; stored in a Kubernetes Secret. Required for `gemini`. */
+  geminiApiKey?: pulumi.Input<string>;
+  /** `GEMINI_MODEL` (gemini; `modelId` says the same and wins). Default: `DEFAULT_GEMINI_MODEL` of contract/names.ts. */
   geminiModel?: string;
+  /** `OPENAI_BASE_URL` (openai): the API's base URL, up to and including `/v1`. Default: OpenAI's own. */
+  openaiBaseUrl?: string;
+  /** `OPENAI_API_KEY` (openai), a Pulumi secret; stored in the Kubernetes Secret. Default: unset (local servers). */
+  openaiApiKey?: pulumi.Input<string>;
   /** `API_TOKEN` (bearer token for `/api/*`), a Pulumi secret. Default: unset (no token). */
   apiToken?: pulumi.Input<string>;
   /** `CODE_EXECUTION_ENABLED`. Default: true. */
@@ -113,7 +133,9 @@ export const CONTAINER_NAME = DEFAULT_NAMES.containerName;
 export const BACKEND_SERVICE_DEFAULTS = {
   namespace: DEFAULT_NAMES.namespace,
   serviceAccountName: DEFAULT_NAMES.serviceAccountName,
+  modelProvider: "gemini",
   geminiModel: DEFAULT_GEMINI_MODEL,
+  openaiBaseUrl: DEFAULT_OPENAI_BASE_URL,
   codeExecutionEnabled: true,
   sandboxAllowedModules: DEFAULT_ALLOWED_MODULES,
   sandboxTimeoutMs: SANDBOX_LIMITS.timeoutMs.default,
@@ -202,7 +224,98 @@ export function validateBackendServiceArgs(
           suggestion: "10.0.0.0/16",
         });
   if (args.ingress !== undefined) problems.push(...ingressProblems(args.ingress, args.region, nameOf));
+  problems.push(...modelProblems(args, nameOf));
   return problems;
+}
+
+/** What the backend's environment will say about its model (MODEL_PROVIDER, MODEL_ID and the provider's own). */
+export interface ResolvedModel {
+  provider: ProviderId;
+  /** The model, defaults applied (undefined only for openai without a modelId, which is refused). */
+  modelId: string | undefined;
+}
+
+/** The model the backend will use: the provider and its model, defaults applied. */
+export function resolveModel(
+  args: Pick<BackendServiceArgs, "modelProvider" | "modelId" | "geminiModel" | "region">,
+): ResolvedModel {
+  const provider = args.modelProvider ?? BACKEND_SERVICE_DEFAULTS.modelProvider;
+  if (provider === "gemini")
+    return { provider, modelId: args.modelId ?? args.geminiModel ?? BACKEND_SERVICE_DEFAULTS.geminiModel };
+  if (provider === "bedrock") return { provider, modelId: args.modelId ?? defaultBedrockModel(args.region) };
+  return { provider, modelId: args.modelId };
+}
+
+/** A model name: printable ASCII without spaces, as every provider's names are (it is shown in a header). */
+const MODEL_NAME = /^[\x21-\x7e]{1,256}$/;
+
+function modelProblems(args: Unparsed<BackendServiceArgs>, nameOf: NameOf): ArgProblem[] {
+  const problems: ArgProblem[] = [];
+  const provider = args.modelProvider ?? BACKEND_SERVICE_DEFAULTS.modelProvider;
+  if (!(PROVIDER_IDS as readonly string[]).includes(provider)) {
+    problems.push({
+      arg: "modelProvider",
+      message: `${nameOf("modelProvider")} must be one of ${PROVIDER_IDS.join(", ")}, got ${JSON.stringify(provider)}`,
+      suggestion: "bedrock",
+    });
+    return problems;
+  }
+  for (const arg of ["modelId", "geminiModel"] as const) {
+    const value = args[arg];
+    if (value !== undefined && !MODEL_NAME.test(value))
+      problems.push({
+        arg,
+        message: `${nameOf(arg)} must be a model name (printable ASCII without spaces), got ${JSON.stringify(value)}`,
+        suggestion: provider === "bedrock" ? "us.amazon.nova-2-lite-v1:0" : "<model>",
+      });
+  }
+  if (provider === "gemini" && args.modelId && args.geminiModel && args.modelId !== args.geminiModel)
+    problems.push({
+      arg: "geminiModel",
+      message: `${nameOf("modelId")} (${args.modelId}) and ${nameOf("geminiModel")} (${args.geminiModel}) name different models; keep one`,
+      remove: true,
+    });
+  if (provider === "openai") {
+    if (args.modelId === undefined)
+      problems.push({
+        arg: "modelId",
+        message: `${nameOf("modelId")} is required with ${nameOf("modelProvider")} openai (the model's name at the API)`,
+        suggestion: "gpt-4.1-mini",
+      });
+    if (args.openaiBaseUrl !== undefined) {
+      let url: URL | undefined;
+      try {
+        url = new URL(args.openaiBaseUrl);
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+        problems.push({
+          arg: "openaiBaseUrl",
+          message: `${nameOf("openaiBaseUrl")} must be an http(s) URL up to and including /v1, got ${JSON.stringify(args.openaiBaseUrl)}`,
+          suggestion: "https://api.groq.com/openai/v1",
+        });
+      else if (url.username || url.password)
+        problems.push({
+          arg: "openaiBaseUrl",
+          message: `${nameOf("openaiBaseUrl")} may not hold a user name or password (the key is ${nameOf("openaiApiKey")}, a secret)`,
+          suggestion: `${url.protocol}//${url.host}${url.pathname}`,
+        });
+    }
+  }
+  return problems;
+}
+
+/** The port an OpenAI-compatible base URL is reached on, when it is not HTTPS's 443 (the NetworkPolicy opens it). */
+export function modelEgressPort(provider: ProviderId, openaiBaseUrl: string | undefined): number | undefined {
+  if (provider !== "openai" || openaiBaseUrl === undefined) return undefined;
+  try {
+    const url = new URL(openaiBaseUrl);
+    const port = Number(url.port || (url.protocol === "http:" ? 80 : 443));
+    return port === 443 ? undefined : port;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An ALB with TLS needs a scheme, the chat's DNS name and an ACM certificate of the region. */
@@ -283,7 +396,7 @@ export class BackendService extends pulumi.ComponentResource {
     const d = BACKEND_SERVICE_DEFAULTS;
     const namespaceName = args.namespace ?? d.namespace;
     const serviceAccountName = args.serviceAccountName ?? d.serviceAccountName;
-    const geminiModel = args.geminiModel ?? d.geminiModel;
+    const model = resolveModel(args);
     const codeExecutionEnabled = args.codeExecutionEnabled ?? d.codeExecutionEnabled;
     const sandboxAllowedModules = args.sandboxAllowedModules ?? [...d.sandboxAllowedModules];
     const sandboxTimeoutMs = args.sandboxTimeoutMs ?? d.sandboxTimeoutMs;
@@ -333,7 +446,15 @@ export class BackendService extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    const secretData: Record<string, pulumi.Input<string>> = { GEMINI_API_KEY: args.geminiApiKey };
+    // Keys go into the Secret, and only the chosen provider's: a Bedrock backend holds no key at all.
+    const secretData: Record<string, pulumi.Input<string>> = {};
+    if (model.provider === "gemini") {
+      if (args.geminiApiKey === undefined)
+        throw new Error(`BackendService ${name}: modelProvider gemini needs geminiApiKey`);
+      secretData.GEMINI_API_KEY = args.geminiApiKey;
+    }
+    if (model.provider === "openai" && args.openaiApiKey !== undefined)
+      secretData.OPENAI_API_KEY = args.openaiApiKey;
     if (args.apiToken !== undefined) secretData.API_TOKEN = args.apiToken;
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
@@ -349,16 +470,28 @@ export class BackendService extends pulumi.ComponentResource {
       name: envName,
       valueFrom: { secretKeyRef: { name: secret.metadata.name, key: envName } },
     });
+    const modelEnv: k8s.types.input.core.v1.EnvVar[] =
+      model.provider === "gemini"
+        ? [{ name: "GEMINI_MODEL", value: model.modelId! }]
+        : [
+            { name: "MODEL_ID", value: model.modelId! },
+            ...(model.provider === "openai"
+              ? [{ name: "OPENAI_BASE_URL", value: args.openaiBaseUrl ?? d.openaiBaseUrl }]
+              : []),
+          ];
     const env: k8s.types.input.core.v1.EnvVar[] = [
       { name: "PORT", value: String(port) },
-      { name: "GEMINI_MODEL", value: geminiModel },
+      { name: "MODEL_PROVIDER", value: model.provider },
+      ...modelEnv,
       { name: "CODE_EXECUTION_ENABLED", value: String(codeExecutionEnabled) },
       { name: "CODE_EXECUTOR_FUNCTION", value: args.functionName },
       { name: "AWS_REGION", value: args.region },
       // The same values the function gets, so the backend's promises match the sandbox's limits.
       { name: SANDBOX_ENV.allowedModules, value: sandboxAllowedModules.join(",") },
       { name: SANDBOX_ENV.timeoutMs, value: String(sandboxTimeoutMs) },
-      secretEnv("GEMINI_API_KEY"),
+      ...Object.keys(secretData)
+        .filter((key) => key !== "API_TOKEN")
+        .map(secretEnv),
     ];
     if (args.apiToken !== undefined) env.push(secretEnv("API_TOKEN"));
 
@@ -373,6 +506,7 @@ export class BackendService extends pulumi.ComponentResource {
             accessMode,
             allowFromNamespaces,
             allowFromCidrs: cidrs,
+            modelPort: modelEgressPort(model.provider, args.openaiBaseUrl),
           }),
         ),
       },
@@ -576,10 +710,11 @@ export class BackendService extends pulumi.ComponentResource {
 
 /**
  * Ingress: only the HTTP port, only from the named namespaces and address blocks (the load
- * balancer's subnets when there is an Ingress). Egress: DNS, HTTPS (Gemini, Lambda, STS) and
- * the one plain-HTTP credential endpoint the access mode needs (the Pod Identity agent, or the
- * instance metadata service for node-role); nothing else, so a compromised pod cannot reach
- * the cluster's other services or the metadata service it has no business with.
+ * balancer's subnets when there is an Ingress). Egress: DNS, HTTPS (the model's API, Lambda,
+ * STS), the one plain-HTTP credential endpoint the access mode needs (the Pod Identity agent,
+ * or the instance metadata service for node-role), and the port of an OpenAI-compatible server
+ * that is not on 443 (an Ollama or vLLM in the cluster); nothing else, so a compromised pod
+ * cannot reach the cluster's other services or the metadata service it has no business with.
  */
 export function backendNetworkPolicySpec(opts: {
   labels: Record<string, string>;
@@ -587,6 +722,8 @@ export function backendNetworkPolicySpec(opts: {
   accessMode: InvokeAccessMode;
   allowFromNamespaces: string[];
   allowFromCidrs: string[];
+  /** The model server's port when it is not 443 (modelEgressPort). */
+  modelPort?: number;
 }): k8s.types.input.networking.v1.NetworkPolicySpec {
   const sources: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [
     ...opts.allowFromNamespaces.map((ns) => ({
@@ -614,6 +751,15 @@ export function backendNetworkPolicySpec(opts: {
         ],
       },
       { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+      ...(opts.modelPort === undefined
+        ? []
+        : [
+            {
+              // Outside the cluster, or a model server's pods inside it (ipBlock need not match pod addresses).
+              to: [{ ipBlock: { cidr: "0.0.0.0/0" } }, { namespaceSelector: {} }],
+              ports: [{ protocol: "TCP", port: opts.modelPort }],
+            },
+          ]),
       ...(credentialEndpoint === undefined
         ? []
         : [{ to: [{ ipBlock: { cidr: credentialEndpoint } }], ports: [{ protocol: "TCP", port: 80 }] }]),

@@ -43,6 +43,8 @@ export const STACK_OUTPUT_NAMES = [
   "invokeRoleName",
   "invokeRoleArn",
   "codeExecutionEnabled",
+  "modelProvider",
+  "modelId",
   "image",
   "previousImage",
   "url",

@@ -3,9 +3,12 @@
  * runtime (real Python workers on a free loopback port) and the chat backend wired to it
  * through AWS_ENDPOINT_URL_LAMBDA, on http://localhost:8080.
  *
- * The model is the real Gemini when GEMINI_API_KEY is set; `--fake-gemini` runs the tests'
- * fake Gemini instead (it answers the four seed questions through execute_python), so the
- * stack can be tried and smoke-tested with no key and no internet.
+ * The model is whatever the environment configures (MODEL_PROVIDER and that provider's
+ * variables, docs/choosing-a-model.md). `--provider gemini|bedrock|openai` runs a local fake of
+ * that provider's API instead, speaking its real wire protocol (the seed questions, through
+ * execute_python), so each provider can be tried and smoke-tested with no key and no internet;
+ * `--fake-gemini` is `--provider gemini`. `--provider X --real` uses the real API of X as the
+ * environment configures it.
  *
  * Logs are for a person at a terminal: the backend's and the sandbox's lines in one readable
  * format (LOG_FORMAT=pretty unless LOG_FORMAT is set). Ctrl-C stops the stack quietly: the
@@ -17,9 +20,11 @@ import { startBackend, type RunningBackend } from "../backend/server";
 import { DEFAULT_PORT } from "../contract/http";
 import { UsageError } from "../scripts/lib/cli-error";
 import { helpText, parseFlags, type FlagSpecs } from "../scripts/lib/flags";
-import { ConfigError } from "../backend/config";
+import { ConfigError, missingConfiguration } from "../backend/config";
 import { formatLogLine } from "../backend/log-format";
-import { seedBrain, startFakeGemini } from "./fakes/gemini";
+import { describeModel } from "../backend/providers/settings";
+import { PROVIDER_IDS, type ProviderId } from "../contract/models";
+import { startLocalFakeModel } from "./fakes/local";
 
 const COMMAND = "start";
 
@@ -32,10 +37,17 @@ const FLAGS = {
   },
   workers: { kind: "value", arg: "N", help: "warm sandbox workers, i.e. concurrent executions (default 4)" },
   python: { kind: "value", arg: "PATH", help: "Python 3.11+ for the sandbox (default python3)" },
-  "fake-gemini": {
-    kind: "switch",
-    help: "answer with a local fake Gemini (the four seed questions) instead of the real API",
+  provider: {
+    kind: "value",
+    arg: "NAME",
+    help: `run a local fake of this provider's API (${PROVIDER_IDS.join(", ")}; no key needed; the seed questions)`,
   },
+  model: { kind: "value", arg: "ID", help: "the model (MODEL_ID), in the provider's own naming" },
+  real: {
+    kind: "switch",
+    help: "with --provider: the real API, configured by the environment (docs/choosing-a-model.md)",
+  },
+  "fake-gemini": { kind: "switch", help: "the same as --provider gemini" },
   help: { kind: "switch", help: "this text" },
 } as const satisfies FlagSpecs;
 
@@ -45,11 +57,15 @@ const HELP = helpText({
   specs: FLAGS,
   notes: [
     "The backend reads the rest of its environment as in production (docs/configuration.md):",
-    "GEMINI_API_KEY, GEMINI_MODEL, API_TOKEN, CODE_EXECUTION_ENABLED, SANDBOX_* ...",
+    "MODEL_PROVIDER, MODEL_ID, GEMINI_API_KEY, OPENAI_BASE_URL, OPENAI_API_KEY, API_TOKEN, SANDBOX_* ...",
+    "The fakes answer the seed questions; [fake:429], [fake:500], [fake:filter] or [fake:loop] in a",
+    "question make them fail that way (docs/choosing-a-model.md).",
   ],
   examples: [
+    "npm start -- --provider bedrock",
+    "npm start -- --provider openai --model my-model --port 8081",
     "GEMINI_API_KEY=... npm start",
-    "npm start -- --fake-gemini --port 8081",
+    "OPENAI_API_KEY=... npm start -- --provider openai --real --model gpt-4.1-mini",
     "curl -s localhost:8080/api/execute -H 'content-type: application/json' -d '{\"code\":\"print(25*47)\"}'",
   ],
 });
@@ -62,7 +78,12 @@ interface Options {
   host: string;
   workers: number;
   python: string;
-  fakeGemini: boolean;
+  /** The provider whose local fake answers, unless `real`. */
+  provider: ProviderId | undefined;
+  /** Use the real API of `provider`. */
+  real: boolean;
+  /** MODEL_ID for the backend. */
+  model: string | undefined;
 }
 
 /** How long a Python traceback is held back to see whether it is a Ctrl-C's KeyboardInterrupt. */
@@ -131,8 +152,23 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     host: flags.values.host ?? (env.HOST || "localhost"),
     workers: whole(workers, 1, 64) ?? NaN,
     python: flags.values.python ?? "python3",
-    fakeGemini: flags.switches.has("fake-gemini"),
+    provider: undefined,
+    real: flags.switches.has("real"),
+    model: flags.values.model,
   };
+  const provider = flags.values.provider?.toLowerCase();
+  if (provider !== undefined && !(PROVIDER_IDS as readonly string[]).includes(provider))
+    throw new UsageError(
+      `--provider ${flags.values.provider} is not a provider; use one of ${PROVIDER_IDS.join(", ")}`,
+      COMMAND,
+    );
+  if (flags.switches.has("fake-gemini")) {
+    if ((provider !== undefined && provider !== "gemini") || options.real)
+      throw new UsageError("--fake-gemini is --provider gemini; leave out the other provider flags", COMMAND);
+    options.provider = "gemini";
+  } else options.provider = provider as ProviderId | undefined;
+  if (options.real && options.provider === undefined)
+    throw new UsageError("--real needs --provider NAME (the real API of which provider?)", COMMAND);
   if (Number.isNaN(options.port))
     throw new UsageError(
       `${from} ${port} is not a port number; use a port from 0 to 65535, e.g. 8080`,
@@ -174,12 +210,22 @@ async function main(): Promise<void> {
     env.AWS_ENDPOINT_URL_LAMBDA = sandbox.url;
     env.CODE_EXECUTOR_FUNCTION ??= DEFAULT_FUNCTION_NAME;
 
-    if (options.fakeGemini) {
-      // The tests' fake: a real HTTP server speaking Gemini's REST protocol.
-      const gemini = await startFakeGemini(seedBrain());
-      closers.push(() => gemini.close());
-      env.GEMINI_BASE_URL = gemini.url;
-      env.GEMINI_API_KEY = "fake-gemini";
+    let fakeModel: string | undefined;
+    if (options.provider && !options.real) {
+      // A real HTTP server speaking the provider's wire protocol; the backend's provider code,
+      // SDK included, is what production runs.
+      const fake = await startLocalFakeModel(options.provider, {
+        ...(options.model ? { model: options.model } : {}),
+        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      });
+      closers.push(() => fake.close());
+      // The fake's settings replace any of the environment's that would contradict them.
+      delete env.GEMINI_MODEL;
+      Object.assign(env, fake.env);
+      fakeModel = fake.description;
+    } else {
+      if (options.provider) env.MODEL_PROVIDER = options.provider;
+      if (options.model) env.MODEL_ID = options.model;
     }
 
     const backend: RunningBackend = await startBackend({ port: options.port, host: options.host, env });
@@ -187,11 +233,20 @@ async function main(): Promise<void> {
     // moment to finish (a second Ctrl-C cuts it short) and is answered either way.
     closers.push(() => backend.close({ drainMs: 0, graceMs: LOCAL_GRACE_MS, now: now.signal }));
     const shown = backend.url.replace("127.0.0.1", "localhost");
+    const config = backend.app.backend.config;
+    const missing = missingConfiguration(config);
+    const modelLine =
+      fakeModel ??
+      `${describeModel(config.model).label}${
+        missing.length > 0
+          ? ` NOT READY: ${missing.join("; ")}; or try it with no key: npm start -- --provider ${config.model.provider}`
+          : ""
+      }`;
     process.stderr.write(
       [
         `local stack ready: ${shown}  (chat page ${shown}/, API ${shown}/api/chat and /api/execute)`,
         `  sandbox: ${sandbox.url} (${options.workers} warm workers, ${options.python})`,
-        `  model:   ${options.fakeGemini ? `fake Gemini at ${env.GEMINI_BASE_URL} (seed questions only)` : env.GEMINI_API_KEY ? "Gemini API" : "none: set GEMINI_API_KEY, or run npm start -- --fake-gemini"}`,
+        `  model:   ${modelLine}`,
         "  stop with Ctrl-C",
         "",
       ].join("\n"),

@@ -22,6 +22,23 @@ const limits = {
   maxMessageChars: Number(document.body.dataset.maxMessageChars) || 32768,
   historyChars: Number(document.body.dataset.historyChars) || 100000,
 };
+/** The providers' names for people, from the server: {"bedrock": "Amazon Bedrock", ...}. */
+const providerLabels = (() => {
+  try {
+    return JSON.parse(document.body.dataset.providerLabels || "{}");
+  } catch {
+    return {};
+  }
+})();
+
+/** Which model gave an answer, as that response's own headers say ("" when they do not). */
+function answeredBy(response) {
+  const model = response.headers.get("x-model");
+  const provider = response.headers.get("x-model-provider");
+  if (!model) return "";
+  const label = provider ? providerLabels[provider] || provider : "";
+  return label ? `${model} (${label})` : model;
+}
 
 /** The whole conversation; what is re-sent is trimmed to the limits (history-budget.js). */
 const history = [];
@@ -191,6 +208,11 @@ class TurnView {
     node.scrollIntoView({ block: "nearest" });
   }
 
+  /** Names the model that gave this answer, under it. */
+  answeredBy(model) {
+    if (model) this.bubble.append(element("div", "answered-by", `Answered by ${model}`));
+  }
+
   /** The turn is over: nothing may still say "Executing code..." or "Thinking". */
   finish(reason) {
     this.hideThinking();
@@ -303,8 +325,10 @@ async function ask(content) {
     giveBack(describeRefusal(response.status, body, response.headers.get("retry-after")));
     return;
   }
+  const model = answeredBy(response);
   try {
     await renderTurn(response, view);
+    if (view.text) view.answeredBy(model);
   } catch {
     if (controller.signal.aborted) {
       view.finish("stopped");

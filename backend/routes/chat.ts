@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { ROUTES } from "../../contract/http";
+import { MODEL_HEADERS } from "../../contract/models";
 import type { ChatMessage } from "../../contract/chat";
 import { chatTurn } from "../chat-loop";
 import { sendError } from "../errors";
@@ -12,6 +13,7 @@ import { requestCancellation } from "../cancellation";
 import { holdSlot } from "../capacity";
 import { MAX_MESSAGE_CHARS, MAX_MESSAGES, trimHistory } from "../history";
 import { openSse } from "../sse";
+import { missingModelError } from "../providers/settings";
 
 const chatBody = {
   type: "object",
@@ -36,6 +38,13 @@ const chatBody = {
 const EXAMPLE = 'send JSON like {"messages":[{"role":"user","content":"What\'s 25 times 47?"}]}';
 
 export async function chatRoutes(app: FastifyInstance): Promise<void> {
+  // Which model answers, and what to tell users while it is not configured: fixed at start-up.
+  const settings = app.backend.config.model;
+  const modelHeaders = {
+    [MODEL_HEADERS.provider]: settings.provider,
+    ...(settings.model ? { [MODEL_HEADERS.model]: settings.model } : {}),
+  };
+  const missingModel = missingModelError(settings);
   app.post<{ Body: { messages: ChatMessage[] } }>(
     ROUTES.chat,
     {
@@ -74,6 +83,7 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
       const res = reply.raw;
       const sse = openSse(res, {
         "x-request-id": request.id,
+        ...modelHeaders,
         ...(ctx.closing ? { connection: "close" } : {}),
       });
       const cancel = requestCancellation(res, ctx.work);
@@ -87,6 +97,7 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
       try {
         for await (const event of chatTurn(recent, {
           model: ctx.model,
+          ...(missingModel ? { missingModel } : {}),
           sandbox: ctx.sandbox,
           codeExecutionEnabled: ctx.config.codeExecutionEnabled,
           allowedModules: ctx.config.allowedModules,
@@ -102,6 +113,8 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
           observer: {
             modelCall: (seconds, result) => ctx.metrics.modelSeconds.observe({ outcome: result }, seconds),
             modelError: (detail) => request.log.warn({ detail }, "model call failed"),
+            modelRetry: (attempt, waitMs, detail) =>
+              request.log.info({ attempt, waitMs, detail }, "model call failed; trying again"),
             execution: (id, code, execution, seconds) => {
               fields["executions"] = (fields["executions"] as number) + 1;
               ctx.recordExecution("chat", request.id, id, code, execution, seconds);

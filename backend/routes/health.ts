@@ -9,7 +9,10 @@ import { missingConfiguration } from "../config";
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get(ROUTES.health, async () => ({ status: "ok" }));
   app.get(ROUTES.ready, async (_request, reply) => {
-    const missing = missingConfiguration(app.backend.config);
+    const missing = [
+      ...missingConfiguration(app.backend.config),
+      ...(app.backend.model?.readiness?.() ?? []),
+    ];
     if (app.backend.closing) missing.push("the server is shutting down");
     if (missing.length > 0)
       return reply.code(HTTP_ERROR_STATUS.NotReady).send({

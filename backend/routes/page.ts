@@ -3,12 +3,15 @@
  * (marked for Markdown, DOMPurify to sanitise what marked makes) served from node_modules by
  * this server, never a CDN, and a favicon. Files are read once at start-up and served from
  * memory. The page gets the conversation limits from this server (data attributes on <body>),
- * so the page and the server always agree on what may be re-sent.
+ * so the page and the server always agree on what may be re-sent, and the model it talks to
+ * (each answer then names the model that gave it, from that response's own headers).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { PROVIDER_LABELS } from "../../contract/models";
 import { BODY_LIMIT_BYTES, MAX_MESSAGE_CHARS, MAX_MESSAGES } from "../history";
+import { describeModel } from "../providers/settings";
 
 /** backend/public next to the source (tsx) or next to the compiled routes (dist/backend/public). */
 export const PUBLIC_DIR = path.join(__dirname, "..", "public");
@@ -30,6 +33,11 @@ export const CONTENT_SECURITY_POLICY = [
   "trusted-types dompurify",
 ].join("; ");
 
+/** Text as it may stand in HTML and in a quoted attribute (a MODEL_ID may hold any printable character). */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function packageFile(pkg: string, file: string): string {
   return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
 }
@@ -43,14 +51,16 @@ export function pageHistoryChars(modelHistoryChars: number): number {
 }
 
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
-  const limits: Record<string, number> = {
+  const values: Record<string, string | number> = {
     maxMessages: MAX_MESSAGES,
     maxMessageChars: MAX_MESSAGE_CHARS,
     historyChars: pageHistoryChars(app.backend.config.modelHistoryChars),
+    modelLabel: describeModel(app.backend.config.model).label,
+    providerLabels: JSON.stringify(PROVIDER_LABELS),
   };
   const html = readFileSync(path.join(PUBLIC_DIR, "index.html"), "utf8").replace(
     /\{\{(\w+)\}\}/g,
-    (_whole, name: string) => String(limits[name] ?? ""),
+    (_whole, name: string) => escapeHtml(String(values[name] ?? "")),
   );
   const assets: Record<string, { body: Buffer | string; type: string }> = {
     "/": { body: html, type: "text/html; charset=utf-8" },

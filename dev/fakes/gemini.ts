@@ -7,7 +7,7 @@
  *
  * Each request is recorded (`requests`) and answered by a script: a function from the request
  * to a reply built with `reply.*`, a list of replies used in order (`scripted(...)`), or the
- * `seedBrain()` that answers the four seed questions by itself through `execute_python`
+ * `seedBrain()` that answers the five seed questions by itself through `execute_python`
  * (and can be told to answer wrongly, for smoke tests that must fail).
  *
  *   const gemini = await startFakeGemini(scripted(reply.calls({ code: "print(1)" }), reply.text("1")));
@@ -16,6 +16,8 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { replyOf, RequestLog, type FakeServer } from "./script";
+import { NO_TOOL, seedCodeFor, UNKNOWN_QUESTION, wrongly } from "./seed-questions";
 
 /* ---------- wire types (the subset of the REST API the fake reads and writes) ---------- */
 
@@ -178,39 +180,6 @@ export function scripted(...replies: FakeReply[]): FakeScript {
 
 export const SEED_THOUGHT_SIGNATURE = "c2VlZC1icmFpbi1zaWduYXR1cmU=";
 
-/** Python for a question the seed brain understands, else undefined. */
-export function seedCodeFor(question: string): string | undefined {
-  const q = question.toLowerCase().replace(/(\d),(\d{3})/g, "$1$2");
-  const num = "(-?\\d+(?:\\.\\d+)?)";
-  let m = new RegExp(`${num}\\s*(?:times|\\*|x|×|multiplied by)\\s*${num}`).exec(q);
-  if (m) return `print(${m[1]} * ${m[2]})`;
-  m = new RegExp(`${num}\\s*(?:%|percent)\\s*of\\s*${num}`).exec(q);
-  if (m) return `print(${m[2]} * ${m[1]} / 100)`;
-  m = /first\s+(\d+)\s+fibonacci/.exec(q);
-  if (m)
-    return [
-      "a, b = 0, 1",
-      "numbers = []",
-      `for _ in range(${m[1]}):`,
-      "    numbers.append(a)",
-      "    a, b = b, a + b",
-      "print(*numbers)",
-    ].join("\n");
-  m = new RegExp(`square root of\\s*${num}`).exec(q);
-  if (m)
-    return [
-      "import math",
-      `root = math.sqrt(${m[1]})`,
-      "print(int(root) if root.is_integer() else root)",
-    ].join("\n");
-  return undefined;
-}
-
-/** Makes an answer wrong in a way a checker notices: every number in it plus one. */
-function wrongly(answer: string): string {
-  return answer.replace(/-?\d+(\.\d+)?/g, (n) => String(Number(n) + 1));
-}
-
 export interface SeedBrainOptions {
   /** Answer with wrong numbers (the code still runs). */
   wrong?: boolean;
@@ -251,8 +220,8 @@ export function seedBrain(options: SeedBrainOptions = {}): FakeScript {
     const toolOffered = request.body.tools?.some((t) =>
       t.functionDeclarations?.some((d) => d.name === "execute_python"),
     );
-    if (!code) return reply.text("I can work out products, percentages, Fibonacci numbers and square roots.");
-    if (!toolOffered) return reply.text("I cannot run code here, so I will not guess.");
+    if (!code) return reply.text(UNKNOWN_QUESTION);
+    if (!toolOffered) return reply.text(NO_TOOL);
     calls++;
     return reply.calls({ id: `seed-call-${calls}`, code, thoughtSignature: SEED_THOUGHT_SIGNATURE });
   };
@@ -260,26 +229,14 @@ export function seedBrain(options: SeedBrainOptions = {}): FakeScript {
 
 /* ---------- the server ---------- */
 
-export interface FakeGemini {
-  /** Base URL for GEMINI_BASE_URL. */
-  url: string;
-  requests: FakeGeminiRequest[];
-  /** Replace the script (later requests use it). */
-  setScript(script: FakeScript): void;
-  /** Resolves when at least `count` requests have arrived (rejects after `timeoutMs`). */
-  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
-  /** Resolves when request #index (0-based) was aborted by the client. */
-  waitForAbort(index: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
-}
+/** The fake Gemini; its `url` is for GEMINI_BASE_URL. */
+export type FakeGemini = FakeServer<FakeGeminiRequest, FakeScript>;
 
 const ROUTE = /^\/(v1[a-z0-9]*)\/models\/([^/:]+):(streamGenerateContent|generateContent)$/;
 
 export async function startFakeGemini(script: FakeScript = seedBrain()): Promise<FakeGemini> {
-  const requests: FakeGeminiRequest[] = [];
+  const log = new RequestLog<FakeGeminiRequest>();
   let current = script;
-  const changed = new Set<() => void>();
-  const notify = () => changed.forEach((fn) => fn());
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://fake");
@@ -318,29 +275,18 @@ export async function startFakeGemini(script: FakeScript = seedBrain()): Promise
       aborted: false,
       finished: false,
     };
-    const index = requests.push(record) - 1;
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      notify();
-    });
-    notify();
-
-    let answer: FakeReply;
-    try {
-      answer = await current(record, index);
-    } catch (err) {
-      answer = reply.error(500, { message: `fake-gemini script threw: ${String(err)}` });
-    }
+    const index = log.track(record, res);
+    const answer = await replyOf(current, record, index, (message) => reply.error(500, { message }));
     if (answer.kind === "error") {
+      record.finished = true;
       res.writeHead(answer.status, { "content-type": "application/json; charset=UTF-8", ...answer.headers });
       res.end(JSON.stringify(answer.body));
-      record.finished = true;
       return;
     }
     if (record.method === "generateContent") {
+      record.finished = true;
       res.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
       res.end(JSON.stringify(mergeChunks(answer.chunks)));
-      record.finished = true;
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream" });
@@ -351,42 +297,19 @@ export async function startFakeGemini(script: FakeScript = seedBrain()): Promise
       res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
     }
     if (answer.hang) return; // left open until the client goes away or the server closes
-    res.end();
     record.finished = true;
+    res.end();
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
 
-  const waitFor = (ready: () => boolean, what: string, timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => {
-      if (ready()) return resolve();
-      const check = () => {
-        if (!ready()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`fake-gemini: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        changed.delete(check);
-      };
-      changed.add(check);
-    });
-
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
+    ...log.controls(),
     setScript(next) {
       current = next;
     },
-    waitForRequests: (count, timeoutMs = 10000) =>
-      waitFor(() => requests.length >= count, `${count} request(s)`, timeoutMs),
-    waitForAbort: (index, timeoutMs = 10000) =>
-      waitFor(() => requests[index]?.aborted === true, `request #${index + 1} to be aborted`, timeoutMs),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,6 +5,7 @@
  */
 import { parseSse, type ChatRequest, type SseEvent } from "../../contract/chat";
 import { ROUTES } from "../../contract/http";
+import { MODEL_HEADERS } from "../../contract/models";
 import { readSandboxAnswer, type SandboxAnswer } from "./sandbox-answer";
 
 export type { SandboxAnswer, SseEvent };
@@ -89,8 +90,15 @@ async function readBody(response: Response, opts: BackendOptions, what: string):
   }
 }
 
+/** A chat turn as a client sees it: the events, and the model the response's headers named. */
+export interface ChatTurn {
+  events: SseEvent[];
+  /** `<x-model> (<x-model-provider>)`, when the backend named them. */
+  model?: string;
+}
+
 /** One question through POST /api/chat; the whole stream. */
-export async function chat(opts: BackendOptions, question: string): Promise<SseEvent[]> {
+export async function chat(opts: BackendOptions, question: string): Promise<ChatTurn> {
   const request: ChatRequest = { messages: [{ role: "user", content: question }] };
   const response = await post(opts, ROUTES.chat, request);
   const text = await readBody(response, opts, "POST /api/chat");
@@ -100,7 +108,9 @@ export async function chat(opts: BackendOptions, question: string): Promise<SseE
     throw new Error(
       `POST /api/chat answered ${response.headers.get("content-type") ?? "no content type"}, not text/event-stream`,
     );
-  return parseSse(text);
+  const model = response.headers.get(MODEL_HEADERS.model);
+  const provider = response.headers.get(MODEL_HEADERS.provider);
+  return { events: parseSse(text), ...(model ? { model: provider ? `${model} (${provider})` : model } : {}) };
 }
 
 /** Runs code through POST /api/execute. */

@@ -22,6 +22,8 @@ const HELP = helpText({
     "AWS settings are the SDK's own: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>;",
     `${INVOKE_ENDPOINT_ENV} sends only Lambda Invoke elsewhere (e.g. a local sandbox from npm run sandbox).`,
     "kubectl (for the deployment checks) uses your current kubeconfig context; without it those checks skip.",
+    "MODEL_PROVIDER and MODEL_ID (else the stack's modelProvider and modelId outputs) name the backend's model: with",
+    "bedrock, invoke-permission also checks the role may call it (bedrock:InvokeModelWithResponseStream).",
   ],
   examples: [
     "npm run doctor -- --stack prod --url https://chat.example.com",

@@ -3,6 +3,7 @@
  * rollout, ...). CONTRACT.md section 3: a value comes from its flag, then the environment,
  * then the Pulumi stack's outputs (`--stack NAME`), then the contract's defaults.
  */
+import { DEFAULT_PROVIDER, PROVIDER_IDS, type ProviderId } from "../../contract/models";
 import { DEFAULT_NAMES } from "../../contract/names";
 import type { StackOutputName } from "../../contract/stack";
 import { readStackOutputs, type StackOutputs } from "../adapters/pulumi";
@@ -69,6 +70,11 @@ export interface Targets {
   deploymentName: string;
   url?: string;
   sinceMinutes: number;
+  /**
+   * The model the backend talks to: `MODEL_PROVIDER` and `MODEL_ID` from the environment, else
+   * the stack outputs `modelProvider` and `modelId`, else Gemini with its default model.
+   */
+  model: { provider: ProviderId; id?: string };
 }
 
 /** The contract's defaults (contract/names.ts), and how far back log checks look. */
@@ -188,6 +194,7 @@ export async function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): 
   }
   return {
     ...(stack === undefined ? {} : { stack }),
+    model: resolveModel(env, outputs, opts.command),
     region: pick("region")!,
     functionName: pick("functionName")!,
     repositoryName: pick("repositoryName")!,
@@ -197,6 +204,26 @@ export async function resolveTargets(flags: ParsedFlags, opts: ResolveOptions): 
     ...(url === undefined ? {} : { url: url.replace(/\/+$/, "") }),
     sinceMinutes,
   };
+}
+
+/** The model: MODEL_PROVIDER / MODEL_ID, else the stack's outputs, else the contract's default provider. */
+function resolveModel(env: NodeJS.ProcessEnv, outputs: StackOutputs, command: string): Targets["model"] {
+  const fromEnv = env.MODEL_PROVIDER?.trim();
+  const fromStack = typeof outputs.modelProvider === "string" ? outputs.modelProvider : undefined;
+  const raw = fromEnv || fromStack || DEFAULT_PROVIDER;
+  const provider = raw.toLowerCase();
+  if (!(PROVIDER_IDS as readonly string[]).includes(provider))
+    throw new UsageError(
+      `${fromEnv ? "MODEL_PROVIDER" : "stack output modelProvider"} ${JSON.stringify(raw)} is not a provider; use one of ${PROVIDER_IDS.join(", ")}`,
+      command,
+    );
+  // The model comes from where the provider came from: never the stack's model for the environment's provider.
+  const id = fromEnv
+    ? env.MODEL_ID?.trim()
+    : typeof outputs.modelId === "string"
+      ? outputs.modelId
+      : undefined;
+  return { provider: provider as ProviderId, ...(id ? { id } : {}) };
 }
 
 export function firstLine(text: string | undefined | null): string {

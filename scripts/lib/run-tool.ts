@@ -14,7 +14,7 @@ import type * as Zx from "zx" with { "resolution-mode": "import" };
 
 // zx is an ES module package that also ships CommonJS (its "require" export); TypeScript's
 // node16 resolution only sees the ESM types, so types come from an import type with
-// resolution-mode and the value from require() (as backend/gemini.ts does for @google/genai).
+// resolution-mode and the value from require() (as backend/providers/gemini.ts does for @google/genai).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { $, quote } = require("zx") as typeof Zx;
 

@@ -1,15 +1,15 @@
 /**
- * The checks a deploy must pass (CONTRACT section 3, `smoke` ids, in order): the seed's four
- * questions through the chat, every allowed module through the sandbox, and the four things
+ * The checks a deploy must pass (CONTRACT section 3, `smoke` ids, in order): the seed's five
+ * questions through the chat (whichever model the backend talks to), every allowed module through the sandbox, and the four things
  * the sandbox must refuse. Each check is one object; the runner in scripts/lib/report.ts
  * times them and renders the report.
  */
 import { executeStatus } from "../../contract/http";
 import { configKey } from "../../contract/stack";
-import { HttpError, type SandboxAnswer, type SseEvent } from "../adapters/backend-http";
+import { HttpError, type ChatTurn, type SandboxAnswer } from "../adapters/backend-http";
 import { fail, pass, skip, type Check, type Outcome } from "../lib/report";
 
-type ChatEvent = SseEvent;
+type ChatEvent = ChatTurn["events"][number];
 type SandboxResponse = SandboxAnswer;
 
 export interface SmokeContext {
@@ -17,7 +17,8 @@ export interface SmokeContext {
   url?: string;
   /** How smoke reaches the sandbox: "POST <url>/api/execute" or "Lambda <name>". */
   sandboxVia: string;
-  chat(question: string): Promise<ChatEvent[]>;
+  /** One question through POST /api/chat: the events, and the model the response named. */
+  chat(question: string): Promise<ChatTurn>;
   execute(code: string): Promise<SandboxResponse>;
   /** Where a failing sandbox is diagnosed: npm run doctor -- ... */
   doctorCommand: string;
@@ -57,6 +58,11 @@ export const SEED_QUESTIONS: ChatQuestion[] = [
     accepts: (n) => containsRun(n, FIBONACCI_FROM_0) || containsRun(n, FIBONACCI_FROM_1),
   },
   { question: "What's the square root of 144?", expected: "12", accepts: (n) => n.includes(12) },
+  {
+    question: "What's the sum of the first 100 primes?",
+    expected: "24133",
+    accepts: (n) => n.includes(24133),
+  },
 ];
 
 /** What one chat turn showed, and what it lacked. */
@@ -110,7 +116,9 @@ function chatFix(kind: string, ctx: SmokeContext): string {
     case "code-failed":
       return `the sandbox did not run the model's code: ${ctx.doctorCommand}`;
     case "wrong":
-      return "the answer was wrong twice: check GEMINI_MODEL and the code_result in the backend's logs (npm run logs -- --backend), then run smoke again";
+      return `the answer was wrong twice: check the backend's model (pulumi config get ${configKey("modelId")}; docs/choosing-a-model.md) and the code_result in the backend's logs (npm run logs -- --backend), then run smoke again`;
+    case "error":
+      return "the backend's model failed: the error's message says what to change (docs/choosing-a-model.md, What the errors mean); the provider's own words are in npm run logs -- --backend";
     case "http-401":
       return "the backend requires a token: set API_TOKEN to its token (the backend-secrets Secret) and run smoke again";
     default:
@@ -127,9 +135,13 @@ export function chatCheck(n: number, q: ChatQuestion): Check<SmokeContext> {
       if (ctx.url === undefined) return skip("needs --url");
       const attempts: string[] = [];
       let last = { ok: false, detail: "", kind: "" };
+      /** Which model answered, as the backend named it. */
+      let model = "";
       for (let attempt = 1; attempt <= 2; attempt++) {
         try {
-          last = judgeChat(q, await ctx.chat(q.question));
+          const turn = await ctx.chat(q.question);
+          last = judgeChat(q, turn.events);
+          if (turn.model) model = ` (model ${turn.model})`;
         } catch (err) {
           const status = err instanceof HttpError ? err.status : 0;
           last = {
@@ -141,10 +153,10 @@ export function chatCheck(n: number, q: ChatQuestion): Check<SmokeContext> {
           if (last.kind === "http-401" || status === 0) return fail(last.detail, chatFix(last.kind, ctx));
         }
         if (last.ok)
-          return pass(`${last.detail}${attempt > 1 ? ` (on the retry; first: ${attempts[0]})` : ""}`);
+          return pass(`${last.detail}${attempt > 1 ? ` (on the retry; first: ${attempts[0]})` : ""}${model}`);
         attempts.push(last.detail);
       }
-      return fail(`${attempts.join("; retry: ")}`, chatFix(last.kind, ctx));
+      return fail(`${attempts.join("; retry: ")}${model}`, chatFix(last.kind, ctx));
     },
   };
 }

@@ -1,5 +1,5 @@
 // `npm run smoke -- --url URL`: the checks a deploy must pass, as CI runs them: the seed's
-// four questions through /api/chat, every allowed module and four refusals through the
+// five questions through /api/chat, every allowed module and four refusals through the
 // sandbox (/api/execute, or the function itself with --function). --junit FILE for CI.
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -60,7 +60,7 @@ const FLAGS = {
 const HELP = helpText({
   command: COMMAND,
   summary:
-    "The checks a deploy must pass: the four seed questions through POST /api/chat (each must run code\n" +
+    "The checks a deploy must pass: the five seed questions through POST /api/chat (each must run code\n" +
     "and answer the right number; one retry), every allowed module through the sandbox, and the sandbox\n" +
     "refusing os, sys, subprocess and a file read. Exit 0 iff every check passes.",
   specs: FLAGS,

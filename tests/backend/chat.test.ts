@@ -242,9 +242,9 @@ describe("model failures are events, and the stream always ends with done", () =
     expect(gemini.requests).toHaveLength(3);
   });
 
-  it("a 500 is a ModelUnavailable error for people with a request id; Google's words go to the log", async () => {
-    const { backend, logs } = await stack(
-      scripted(reply.error(500, { message: "backend exploded at shard 7 of project 555" })),
+  it("a 500 every time is retried, then is a ModelUnavailable error for people with a request id; Google's words go to the log", async () => {
+    const { backend, logs, gemini } = await stack(() =>
+      reply.error(500, { message: "backend exploded at shard 7 of project 555" }),
     );
     const response = await fetch(`${backend.url}/api/chat`, {
       method: "POST",
@@ -258,11 +258,15 @@ describe("model failures are events, and the stream always ends with done", () =
       type: "ModelUnavailable",
       message: `The model service failed; try again in a moment. (request id ${requestId})`,
     });
+    // The first call and MODEL_MAX_RETRIES (3) more, then one log line for the failure.
+    expect(gemini.requests).toHaveLength(4);
     await eventually(() => logs.some((l) => l.msg === "model call failed"));
-    expect(logs.find((l) => l.msg === "model call failed")).toMatchObject({
-      requestId,
-      detail: expect.stringMatching(/500 INTERNAL: backend exploded at shard 7/),
-    });
+    expect(logs.filter((l) => l.msg === "model call failed")).toEqual([
+      expect.objectContaining({
+        requestId,
+        detail: expect.stringMatching(/500 INTERNAL: backend exploded at shard 7/),
+      }),
+    ]);
   });
 
   it("a bad API key (403) says to check GEMINI_API_KEY", async () => {
@@ -297,7 +301,7 @@ describe("model failures are events, and the stream always ends with done", () =
     expect(events[0]!.data).toMatchObject({
       type: "ModelUnavailable",
       message: expect.stringMatching(
-        /^The model service could not be reached; try again in a moment\. \(request id \w+\)$/,
+        /^The model service could not be reached; try again in a moment\. If it persists, the operator should check GEMINI_BASE_URL \(and that the endpoint there is running\)\. \(request id \w+\)$/,
       ),
     });
     expect(s.logs.find((l) => l.msg === "model call failed")?.["detail"]).toMatch(/ECONNREFUSED/);

@@ -14,8 +14,7 @@ describe("loadConfig", () => {
       port: 8080,
       host: "localhost",
       trustProxy: false,
-      geminiApiKey: undefined,
-      geminiBaseUrl: undefined,
+      model: { provider: "gemini", apiKey: undefined, baseUrl: undefined },
       codeExecutionEnabled: true,
       codeExecutorFunction: "co-intelligence-code-executor",
       awsRegion: "us-east-1",
@@ -37,7 +36,7 @@ describe("loadConfig", () => {
       shutdownGraceMs: 20000,
       logFormat: "json",
     });
-    expect(config.geminiModel).toMatch(/^gemini-.*flash/);
+    expect(config.model.model).toMatch(/^gemini-.*flash/);
     expect(missingConfiguration(config)).toEqual([expect.stringMatching(/GEMINI_API_KEY/)]);
   });
 
@@ -55,9 +54,7 @@ describe("loadConfig", () => {
     });
     expect(config).toMatchObject({
       port: 9000,
-      geminiApiKey: "k",
-      geminiModel: "gemini-x",
-      geminiBaseUrl: "http://127.0.0.1:1234",
+      model: { provider: "gemini", apiKey: "k", model: "gemini-x", baseUrl: "http://127.0.0.1:1234" },
       codeExecutionEnabled: false,
       codeExecutorFunction: "arn:aws:lambda:eu-west-1:123456789012:function:sandbox",
       awsRegion: "eu-west-1",
@@ -104,12 +101,18 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it.each(["GEMINI_BASE_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"])(
-    "refuses credentials in %s, and never repeats them in the message",
-    (name) => {
+  it.each([
+    ["GEMINI_BASE_URL", "gemini"],
+    ["AWS_ENDPOINT_URL_LAMBDA", "gemini"],
+    ["AWS_ENDPOINT_URL", "gemini"],
+    ["OPENAI_BASE_URL", "openai"],
+    ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "bedrock"],
+  ])(
+    "refuses credentials in %s (MODEL_PROVIDER=%s), and never repeats them in the message",
+    (name, provider) => {
       let message = "";
       try {
-        loadConfig({ [name]: "https://alice:hunter2@proxy.example:8443/v1" });
+        loadConfig({ MODEL_PROVIDER: provider, [name]: "https://alice:hunter2@proxy.example:8443/v1" });
       } catch (err) {
         message = (err as Error).message;
       }
@@ -143,7 +146,101 @@ describe("loadConfig", () => {
   });
 });
 
+describe("the model provider", () => {
+  it("is gemini unless MODEL_PROVIDER says otherwise; a value that is none of them is refused with the valid list", () => {
+    expect(loadConfig({}).model.provider).toBe("gemini");
+    expect(loadConfig({ MODEL_PROVIDER: " Bedrock " }).model.provider).toBe("bedrock");
+    expect(() => loadConfig({ MODEL_PROVIDER: "azure" })).toThrow(
+      /MODEL_PROVIDER="azure" is not a provider; use one of gemini, bedrock, openai/,
+    );
+  });
+
+  it("bedrock: a current Nova model through the region's inference profile by default, MODEL_ID otherwise", () => {
+    expect(loadConfig({ MODEL_PROVIDER: "bedrock" }).model).toEqual({
+      provider: "bedrock",
+      model: "us.amazon.nova-2-lite-v1:0",
+      region: "us-east-1",
+      endpoint: undefined,
+    });
+    expect(loadConfig({ MODEL_PROVIDER: "bedrock", AWS_REGION: "eu-central-1" }).model).toMatchObject({
+      model: "global.amazon.nova-2-lite-v1:0",
+      region: "eu-central-1",
+    });
+    const config = loadConfig({
+      MODEL_PROVIDER: "bedrock",
+      MODEL_ID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+      AWS_ENDPOINT_URL: "http://127.0.0.1:1",
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: "http://127.0.0.1:2/",
+    });
+    expect(config.model).toMatchObject({
+      model: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+      endpoint: "http://127.0.0.1:2",
+    });
+    // Credentials come from the pod's role: nothing is missing from the configuration.
+    expect(missingConfiguration(config)).toEqual([]);
+    expect(
+      loadConfig({ MODEL_PROVIDER: "bedrock", AWS_ENDPOINT_URL: "http://127.0.0.1:1" }).model,
+    ).toMatchObject({
+      endpoint: "http://127.0.0.1:1",
+    });
+  });
+
+  it("openai: MODEL_ID is required, and a key for OpenAI's own API; a local server needs none", () => {
+    const bare = loadConfig({ MODEL_PROVIDER: "openai" });
+    expect(bare.model).toEqual({
+      provider: "openai",
+      model: undefined,
+      apiKey: undefined,
+      baseUrl: "https://api.openai.com/v1",
+    });
+    expect(missingConfiguration(bare)).toEqual([
+      expect.stringMatching(/^MODEL_ID is not set: with MODEL_PROVIDER=openai/),
+      expect.stringMatching(/^OPENAI_API_KEY is not set: api\.openai\.com needs a key/),
+    ]);
+    const ollama = loadConfig({
+      MODEL_PROVIDER: "openai",
+      MODEL_ID: "llama3.2",
+      OPENAI_BASE_URL: "http://localhost:11434/v1/",
+    });
+    expect(ollama.model).toMatchObject({ model: "llama3.2", baseUrl: "http://localhost:11434/v1" });
+    expect(missingConfiguration(ollama)).toEqual([]);
+    expect(() => loadConfig({ MODEL_PROVIDER: "openai", OPENAI_BASE_URL: "localhost:11434" })).toThrow(
+      /OPENAI_BASE_URL.*http\(s\) URL/,
+    );
+  });
+
+  it("gemini: MODEL_ID names the model as GEMINI_MODEL does; the two may not disagree", () => {
+    expect(loadConfig({ MODEL_ID: "gemini-y" }).model.model).toBe("gemini-y");
+    expect(loadConfig({ MODEL_ID: "gemini-y", GEMINI_MODEL: "gemini-y" }).model.model).toBe("gemini-y");
+    expect(() => loadConfig({ MODEL_ID: "gemini-y", GEMINI_MODEL: "gemini-z" })).toThrow(
+      /MODEL_ID=gemini-y and GEMINI_MODEL=gemini-z name different models; set only one of them/,
+    );
+  });
+
+  it.each(["gpt 4", "modèle", "x".repeat(300), "a\u0000b"])(
+    "a MODEL_ID that is no model name (%j) is refused",
+    (id) => {
+      expect(() => loadConfig({ MODEL_PROVIDER: "openai", MODEL_ID: id })).toThrow(
+        /MODEL_ID=.* is not a model name/,
+      );
+    },
+  );
+});
+
 describe("the entry point with a bad environment", () => {
+  it("refuses an unknown MODEL_PROVIDER at start, listing the valid ones", () => {
+    const tsx = path.join(__dirname, "../../node_modules/.bin/tsx");
+    const run = spawnSync(tsx, ["backend/server.ts"], {
+      cwd: path.join(__dirname, "../.."),
+      env: { ...process.env, MODEL_PROVIDER: "groq" },
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/MODEL_PROVIDER="groq" is not a provider; use one of gemini, bedrock, openai/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it("exits 1 with the problems on stderr and no stack trace", () => {
     const tsx = path.join(__dirname, "../../node_modules/.bin/tsx");
     const run = spawnSync(tsx, ["backend/server.ts"], {

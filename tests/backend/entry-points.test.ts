@@ -4,62 +4,15 @@
  * stack: sandbox runtime + backend). Both are started as child processes and talked to
  * over HTTP.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { answerText, chat } from "./harness";
+import { exited, killStartedProcesses, ROOT, startAndWaitFor } from "./processes";
 
-const ROOT = path.join(__dirname, "../..");
-const children: ChildProcess[] = [];
-afterAll(() =>
-  children.forEach((c) => {
-    if (c.exitCode === null && c.signalCode === null) process.kill(-c.pid!, "SIGKILL");
-  }),
-);
-
-/** Resolves with the exit code, or rejects when the process is still alive after `ms`. */
-function exited(child: ChildProcess, ms = 15000): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`still running ${ms} ms after the signal`)), ms);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-/** Starts a command and resolves with the first match of `pattern` in its output. */
-function startAndWaitFor(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  pattern: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
-  // Its own process group, so a "Ctrl-C" reaches every process of it, as in a terminal.
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s:\n${output}`)), 30000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = pattern.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match, output: () => output });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${code} before ${pattern}:\n${output}`));
-    });
-  });
-}
+afterAll(killStartedProcesses);
 
 describe("backend/Dockerfile", () => {
   const dockerfile = readFileSync(path.join(ROOT, "backend/Dockerfile"), "utf8");
@@ -262,7 +215,7 @@ describe("npm start (the local stack)", () => {
     expect(smoke.status).toBe(0);
     const report = JSON.parse(smoke.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
     expect(report.ok).toBe(true);
-    expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(23);
+    expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(24);
 
     process.kill(-child.pid!, "SIGINT"); // Ctrl-C: the whole foreground group
     await exited(child);

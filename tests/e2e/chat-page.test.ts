@@ -21,6 +21,8 @@ import {
   type FakeScript,
   type WirePart,
 } from "../../dev/fakes/gemini";
+import { startFakeOpenAI } from "../../dev/fakes/openai";
+import { seedBrain as neutralSeedBrain } from "../../dev/fakes/script";
 import { startSandbox, startStack, type Stack } from "../backend/harness";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
@@ -416,14 +418,16 @@ describe("Markdown answers, sanitised", () => {
 });
 
 describe("what a person notices", () => {
-  it("the empty page: four example questions, the cursor in the question box, no token field", async () => {
+  it("the empty page: the five seed questions as examples, the model in the header, the cursor in the question box, no token field", async () => {
     await open();
     expect(await page.locator("button.example").allTextContents()).toEqual([
       "What's 25 times 47?",
       "Calculate 15% of 2847",
       "Generate first 10 Fibonacci numbers",
       "What's the square root of 144?",
+      "What's the sum of the first 100 primes?",
     ]);
+    expect(await text(".model-line")).toBe("Model: gemini-3.8-flash (Google Gemini)");
     expect(await page.evaluate("document.activeElement.id")).toBe("question");
     expect(await page.locator("#token-row").isVisible()).toBe(false);
     stack.gemini.setScript(seedBrain());
@@ -431,7 +435,27 @@ describe("what a person notices", () => {
     await turnDone();
     expect(await text(".message.user")).toBe("What's 25 times 47?");
     expect(await text(".answer")).toBe("The answer is 1175.");
+    expect(await text(".answered-by")).toBe("Answered by gemini-3.8-flash (Google Gemini)");
     expect(await page.locator("#examples").isVisible()).toBe(false);
+  });
+
+  it("each answer names the model that gave it, as its response said, shown as text (never as markup)", async () => {
+    // An OpenAI-compatible server takes any model name (it travels in the JSON body).
+    const openai = await startFakeOpenAI({ script: neutralSeedBrain() });
+    const odd = await startStack(seedBrain(), sandbox, {
+      MODEL_PROVIDER: "openai",
+      MODEL_ID: `<b>odd&"x'`,
+      OPENAI_BASE_URL: openai.url,
+    });
+    extraStacks.push(odd, { close: () => openai.close() } as Stack);
+    await open({ url: odd.backend.url });
+    expect(await text(".model-line")).toBe(`Model: <b>odd&"x' (OpenAI-compatible API)`);
+    await ask("What's the sum of the first 100 primes?");
+    await turnDone();
+    expect(await text(".answer")).toBe("The answer is 24133.");
+    expect(await text(".answered-by")).toBe(`Answered by <b>odd&"x' (OpenAI-compatible API)`);
+    expect(openai.requests[0]!.model).toBe(`<b>odd&"x'`);
+    expect(await page.locator("header b, .answered-by b").count()).toBe(0);
   });
 
   it("a 401 shows the token field and keeps the question; with the token it is answered", async () => {

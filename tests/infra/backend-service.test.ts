@@ -106,6 +106,7 @@ describe("BackendService defaults", () => {
     );
     expect(plain).toEqual({
       PORT: "8080",
+      MODEL_PROVIDER: "gemini",
       GEMINI_MODEL:
         jest.requireActual<typeof import("../../contract/names")>("../../contract/names")
           .DEFAULT_GEMINI_MODEL,
@@ -422,5 +423,97 @@ describe("the optional Ingress (AWS Load Balancer Controller)", () => {
         },
       ]);
     }
+  });
+});
+
+describe("BackendService with each model provider", () => {
+  const secretOf = (resources: RegisteredResource[]) => oneOf(resources, "kubernetes:core/v1:Secret").inputs;
+  const plainEnv = (resources: RegisteredResource[]) =>
+    Object.fromEntries(
+      envOf(resources)
+        .filter((e) => e.value !== undefined)
+        .map((e) => [e.name, e.value]),
+    );
+  const fromSecret = (resources: RegisteredResource[]) =>
+    envOf(resources)
+      .filter((e) => e.valueFrom !== undefined)
+      .map((e) => e.name)
+      .sort();
+  const egressPorts = (resources: RegisteredResource[]) =>
+    (
+      oneOf(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs.spec.egress as {
+        ports: { port: number }[];
+      }[]
+    ).flatMap((rule) => rule.ports.map((p) => p.port));
+
+  it("bedrock: MODEL_PROVIDER and the model it may call, and no key at all in the Secret or the environment", async () => {
+    const { resources } = await backendService({
+      modelProvider: "bedrock",
+      modelId: "us.amazon.nova-2-lite-v1:0",
+      geminiApiKey: undefined,
+    });
+    expect(plainEnv(resources)).toMatchObject({
+      MODEL_PROVIDER: "bedrock",
+      MODEL_ID: "us.amazon.nova-2-lite-v1:0",
+    });
+    expect(Object.keys(plainEnv(resources)).filter((n) => /GEMINI|OPENAI/.test(n))).toEqual([]);
+    expect(fromSecret(resources)).toEqual([]);
+    expect(JSON.stringify(secretOf(resources).stringData)).not.toMatch(/GEMINI|OPENAI/);
+  });
+
+  it("bedrock without a model: the region's default, the same the backend would pick", async () => {
+    const { resources } = await backendService({
+      modelProvider: "bedrock",
+      geminiApiKey: undefined,
+      region: "eu-west-1",
+    });
+    expect(plainEnv(resources)).toMatchObject({ MODEL_ID: "global.amazon.nova-2-lite-v1:0" });
+  });
+
+  it("openai: its key in the Secret by reference, its base URL and model in the environment", async () => {
+    const { resources } = await backendService({
+      modelProvider: "openai",
+      modelId: "llama-3.3-70b-versatile",
+      openaiBaseUrl: "https://api.groq.com/openai/v1",
+      openaiApiKey: "openai-key-under-test",
+      geminiApiKey: undefined,
+    });
+    expect(plainEnv(resources)).toMatchObject({
+      MODEL_PROVIDER: "openai",
+      MODEL_ID: "llama-3.3-70b-versatile",
+      OPENAI_BASE_URL: "https://api.groq.com/openai/v1",
+    });
+    expect(fromSecret(resources)).toEqual(["OPENAI_API_KEY"]);
+    expect(JSON.stringify(deploymentOf(resources).inputs)).not.toContain("openai-key-under-test");
+    expect(egressPorts(resources)).not.toContain(11434);
+  });
+
+  it("openai on a server in the cluster (Ollama on 11434): the NetworkPolicy lets the pods reach that port", async () => {
+    const { resources } = await backendService({
+      modelProvider: "openai",
+      modelId: "llama3.2",
+      openaiBaseUrl: "http://ollama.ollama.svc:11434/v1",
+      geminiApiKey: undefined,
+    });
+    expect(egressPorts(resources)).toContain(11434);
+    expect(fromSecret(resources)).toEqual([]);
+  });
+
+  it.each([
+    [
+      { modelProvider: "azure" as never },
+      /modelProvider must be one of gemini, bedrock, openai, got "azure"/,
+    ],
+    [
+      { modelProvider: "openai" as const, geminiApiKey: undefined },
+      /modelId is required with modelProvider openai/,
+    ],
+    [
+      { modelProvider: "openai" as const, modelId: "m", openaiBaseUrl: "https://u:p@proxy.example/v1" },
+      /openaiBaseUrl may not hold a user name or password/,
+    ],
+    [{ modelId: "gemini x" }, /modelId must be a model name/],
+  ])("refuses %j", async (args, message) => {
+    await expect(backendService(args)).rejects.toThrow(message);
   });
 });

@@ -92,6 +92,84 @@ describe("stack configuration defaults", () => {
   });
 });
 
+describe("the model the backend talks to", () => {
+  it("is Gemini by default, with the Gemini key and the default Gemini model", () => {
+    expect(configWith({}).backend).toMatchObject({ modelProvider: "gemini", modelId: "gemini-3.8-flash" });
+    expect(configWith({ "co-intelligence:geminiModel": "gemini-x" }).backend.modelId).toBe("gemini-x");
+  });
+
+  it("bedrock needs no key; its model defaults to the region's Nova inference profile, written out for IAM and the pods alike", () => {
+    const config = loadConfig(source({ ...REQUIRED, "co-intelligence:modelProvider": "bedrock" }, {}));
+    expect(config.backend).toMatchObject({ modelProvider: "bedrock", modelId: "us.amazon.nova-2-lite-v1:0" });
+    expect(config.backend.geminiApiKey).toBeUndefined();
+    const eu = loadConfig(
+      source(
+        {
+          "aws:region": "eu-west-1",
+          "co-intelligence:clusterName": "c",
+          "co-intelligence:modelProvider": "bedrock",
+          "co-intelligence:modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        },
+        {},
+      ),
+    );
+    expect(eu.backend.modelId).toBe("eu.anthropic.claude-sonnet-4-5-20250929-v1:0");
+  });
+
+  it("openai needs a model, and a key only for OpenAI's own API", () => {
+    const openai = { ...REQUIRED, "co-intelligence:modelProvider": "openai" };
+    expect(errorOf(openai, {})).toContain(
+      "co-intelligence:modelId is required with co-intelligence:modelProvider openai (the model's name at the API); set it with: pulumi config set co-intelligence:modelId gpt-4.1-mini",
+    );
+    expect(errorOf({ ...openai, "co-intelligence:modelId": "gpt-4.1-mini" }, {})).toContain(
+      "pulumi config set --secret co-intelligence:openaiApiKey <key>",
+    );
+    const ollama = loadConfig(
+      source(
+        {
+          ...openai,
+          "co-intelligence:modelId": "llama3.2",
+          "co-intelligence:openaiBaseUrl": "http://ollama.ollama.svc:11434/v1",
+        },
+        {},
+      ),
+    );
+    expect(ollama.backend).toMatchObject({
+      modelProvider: "openai",
+      modelId: "llama3.2",
+      openaiBaseUrl: "http://ollama.ollama.svc:11434/v1",
+    });
+    expect(ollama.backend.openaiApiKey).toBeUndefined();
+    const groq = loadConfig(
+      source(
+        {
+          ...openai,
+          "co-intelligence:modelId": "llama-3.3-70b-versatile",
+          "co-intelligence:openaiBaseUrl": "https://api.groq.com/openai/v1",
+        },
+        { openaiApiKey: "gsk" },
+      ),
+    );
+    expect(groq.backend.openaiApiKey).toBeDefined();
+  });
+
+  it("a provider that is none of them is refused with the valid ones and the fix", () => {
+    expect(errorOf({ ...REQUIRED, "co-intelligence:modelProvider": "vertex" })).toContain(
+      'co-intelligence:modelProvider must be one of gemini, bedrock, openai, got "vertex"; set it with: pulumi config set co-intelligence:modelProvider bedrock',
+    );
+  });
+
+  it("modelId and geminiModel naming two models is refused", () => {
+    expect(
+      errorOf({
+        ...REQUIRED,
+        "co-intelligence:modelId": "gemini-a",
+        "co-intelligence:geminiModel": "gemini-b",
+      }),
+    ).toContain("name different models; keep one; remove it: pulumi config rm co-intelligence:geminiModel");
+  });
+});
+
 describe("stack configuration errors name the fix", () => {
   it("a missing cluster name", () => {
     expect(errorOf({ "aws:region": "us-east-1" })).toContain(
@@ -155,12 +233,15 @@ describe("stack configuration errors name the fix", () => {
     expect(configWith({ "co-intelligence:reservedConcurrency": "50" }).sandbox.reservedConcurrency).toBe(50);
   });
 
-  it.each(["geminiApiKey", "apiToken", "kubeconfig"])("a %s in plain text in the stack file", (key) => {
-    // As the CLI hands it over: the value, and no mark that it was decrypted.
-    const message = errorOf({ ...REQUIRED, [`co-intelligence:${key}`]: "AIzaSyPLAINTEXT" }, {});
-    expect(message).toContain(`co-intelligence:${key} is stored in plain text in the stack file`);
-    expect(message).toContain(`pulumi config set --secret co-intelligence:${key} <value>`);
-  });
+  it.each(["geminiApiKey", "openaiApiKey", "apiToken", "kubeconfig"])(
+    "a %s in plain text in the stack file",
+    (key) => {
+      // As the CLI hands it over: the value, and no mark that it was decrypted.
+      const message = errorOf({ ...REQUIRED, [`co-intelligence:${key}`]: "AIzaSyPLAINTEXT" }, {});
+      expect(message).toContain(`co-intelligence:${key} is stored in plain text in the stack file`);
+      expect(message).toContain(`pulumi config set --secret co-intelligence:${key} <value>`);
+    },
+  );
 
   it("a stack that requires an API token and has none", () => {
     expect(errorOf({ ...REQUIRED, "co-intelligence:requireApiToken": "true" })).toContain(

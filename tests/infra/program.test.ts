@@ -379,6 +379,60 @@ describe("the stack files", () => {
   });
 });
 
+describe("the model's permissions", () => {
+  const bedrockPolicies = (resources: RegisteredResource[]) =>
+    ofType(resources, "aws:iam/rolePolicy:RolePolicy").filter((p) =>
+      JSON.stringify(p.inputs.policy).includes("bedrock:"),
+    );
+
+  it("with Gemini (the default) the backend's role gets no Bedrock permission at all", async () => {
+    const { resources } = await runProgram("prod");
+    expect(bedrockPolicies(resources)).toEqual([]);
+  });
+
+  it.each(["pod-identity", "irsa", "node-role"])(
+    "with Bedrock (%s) the role the backend acts as may call exactly the configured model, and the pods start after it may",
+    async (mode) => {
+      const run = await runProgram("prod", {
+        "co-intelligence:modelProvider": "bedrock",
+        "co-intelligence:modelId": "amazon.nova-pro-v1:0",
+        "co-intelligence:accessMode": mode,
+        "co-intelligence:geminiApiKey": "",
+      });
+      const [policy] = bedrockPolicies(run.resources);
+      expect(bedrockPolicies(run.resources)).toHaveLength(1);
+      const invokeRole = await run.resolve<string>(
+        (run.value as unknown as Record<string, unknown>).invokeRoleName,
+      );
+      expect(String(policy!.inputs.role)).toContain(mode === "node-role" ? invokeRole : "invoke-role");
+      expect(policyOf(policy!.inputs.policy).Statement).toEqual([
+        {
+          Sid: "InvokeTheConfiguredModel",
+          Effect: "Allow",
+          Action: "bedrock:InvokeModelWithResponseStream",
+          Resource: "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+        },
+      ]);
+      const deployment = oneOf(run.resources, "kubernetes:apps/v1:Deployment");
+      expect(deployment.dependsOn).toContain("bedrock");
+      const env = deployment.inputs.spec.template.spec.containers[0].env as {
+        name: string;
+        value?: string;
+      }[];
+      expect(env).toEqual(
+        expect.arrayContaining([
+          { name: "MODEL_PROVIDER", value: "bedrock" },
+          { name: "MODEL_ID", value: "amazon.nova-pro-v1:0" },
+        ]),
+      );
+      expect(JSON.stringify(env)).not.toContain("GEMINI_API_KEY");
+      const outputs = run.value as unknown as Record<string, unknown>;
+      expect(await run.resolve(outputs.modelProvider)).toBe("bedrock");
+      expect(await run.resolve(outputs.modelId)).toBe("amazon.nova-pro-v1:0");
+    },
+  );
+});
+
 describe("adopting the original setup (stacks/adopt-original.json for pulumi import)", () => {
   const importFile = JSON.parse(
     fs.readFileSync(path.join(__dirname, "..", "..", "stacks", "adopt-original.json"), "utf8"),

@@ -6,7 +6,9 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
+import { bedrockInvokePolicy } from "../../components/bedrock-access";
 import { LocalSandbox, startLocalSandbox } from "../../dev/local-lambda/server";
 import { main as doctorMain } from "../../scripts/doctor/main";
 import { Moto, startMoto } from "../helpers/moto";
@@ -326,6 +328,66 @@ describe("npm run doctor", () => {
       `aws iam put-role-policy --role-name ${NAMES.invokeRoleName}`,
     );
     expect(run.check("invoke-permission").fix).toContain(deployment.functionArn);
+  });
+
+  describe("with Amazon Bedrock as the model, invoke-permission also checks the role may call it", () => {
+    const putBedrockPolicy = (document: object) =>
+      aws.iam.send(
+        new PutRolePolicyCommand({
+          RoleName: NAMES.invokeRoleName,
+          PolicyName: "BedrockInvokeModelPolicy",
+          PolicyDocument: JSON.stringify(document),
+        }),
+      );
+    const BEDROCK = { MODEL_PROVIDER: "bedrock", MODEL_ID: "amazon.nova-pro-v1:0" };
+    const MODEL_ARN = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0";
+
+    it("fails when the role may invoke the function but not call the model, with the fix", async () => {
+      const run = await doctor(FULL(), { env: BEDROCK });
+      expectOnly(run, "invoke-permission");
+      const check = run.check("invoke-permission");
+      expect(check.detail).toContain(`may lambda:InvokeFunction on ${deployment.functionArn}`);
+      expect(check.detail).toContain(
+        `Amazon Bedrock: role ${NAMES.invokeRoleName} may not bedrock:InvokeModelWithResponseStream on ${MODEL_ARN}`,
+      );
+      expect(check.fix).toContain("pulumi config set co-intelligence:modelProvider bedrock");
+      expect(check.fix).toContain("--policy-name BedrockInvokeModelPolicy");
+      expect(check.fix).toContain(MODEL_ARN);
+    });
+
+    it("passes with the policy the stack writes, for a model ID", async () => {
+      await putBedrockPolicy(bedrockInvokePolicy({ kind: "foundation-model", arn: MODEL_ARN }));
+      const run = await doctor(FULL(), { env: BEDROCK });
+      expectOnly(run, undefined);
+      expect(run.check("invoke-permission").detail).toContain(
+        `Amazon Bedrock: ${NAMES.invokeRoleName} may bedrock:InvokeModelWithResponseStream on ${MODEL_ARN}`,
+      );
+    });
+
+    it("passes for an inference profile when the role may call the profile; fails when it names another model", async () => {
+      const account = deployment.functionArn.split(":")[4]!;
+      const profile = `arn:aws:bedrock:us-east-1:${account}:inference-profile/us.amazon.nova-2-lite-v1:0`;
+      const profileEnv = { MODEL_PROVIDER: "bedrock", MODEL_ID: "us.amazon.nova-2-lite-v1:0" };
+      await putBedrockPolicy(bedrockInvokePolicy({ kind: "foundation-model", arn: MODEL_ARN }));
+      const wrong = await doctor(FULL(), { env: profileEnv });
+      expectOnly(wrong, "invoke-permission");
+      expect(wrong.check("invoke-permission").detail).toContain(
+        `BedrockInvokeModelPolicy allows it on ${MODEL_ARN}`,
+      );
+      await putBedrockPolicy(
+        bedrockInvokePolicy({ kind: "inference-profile", arn: profile, id: "us.amazon.nova-2-lite-v1:0" }, [
+          "arn:aws:bedrock:us-east-2::foundation-model/amazon.nova-2-lite-v1:0",
+        ]),
+      );
+      const right = await doctor(FULL(), { env: profileEnv });
+      expectOnly(right, undefined);
+      expect(right.check("invoke-permission").detail).toContain(`on ${profile}`);
+    });
+
+    it("with Gemini (the default) no Bedrock permission is looked for", async () => {
+      const run = await doctor(FULL());
+      expect(run.check("invoke-permission").detail).not.toContain("Bedrock");
+    });
   });
 
   it("fails invoke-permission when the invoke policy names another function's ARN, showing that ARN", async () => {

@@ -84,6 +84,7 @@ describe("resolveTargets", () => {
       namespace: "co-intelligence",
       deploymentName: "backend",
       sinceMinutes: 15,
+      model: { provider: "gemini" },
     });
   });
 
@@ -137,6 +138,26 @@ describe("resolveTargets", () => {
     await expect(
       resolveTargets(parse(), { env: { BACKEND_URL: "chat" }, command: "doctor" }),
     ).rejects.toThrow('--url must be an http(s) URL like http://localhost:8080, got "chat" from BACKEND_URL');
+  });
+
+  it("takes the model from MODEL_PROVIDER/MODEL_ID, else the stack's outputs, else Gemini; never mixes the two", async () => {
+    const stack = { modelProvider: "bedrock", modelId: "us.amazon.nova-2-lite-v1:0" };
+    const resolve = (env: Record<string, string>, withStack = true) =>
+      resolveTargets(withStack ? parse("--stack", "prod") : parse(), {
+        env,
+        readStack: () => stack,
+        command: "doctor",
+      });
+    expect((await resolve({}, false)).model).toEqual({ provider: "gemini" });
+    expect((await resolve({})).model).toEqual({ provider: "bedrock", id: "us.amazon.nova-2-lite-v1:0" });
+    expect((await resolve({ MODEL_PROVIDER: "openai", MODEL_ID: "gpt-x" })).model).toEqual({
+      provider: "openai",
+      id: "gpt-x",
+    });
+    expect((await resolve({ MODEL_PROVIDER: "bedrock" })).model).toEqual({ provider: "bedrock" });
+    await expect(resolve({ MODEL_PROVIDER: "vertex" })).rejects.toThrow(
+      'MODEL_PROVIDER "vertex" is not a provider; use one of gemini, bedrock, openai',
+    );
   });
 
   it("refuses a --since that is not a positive number of minutes", async () => {

@@ -75,7 +75,7 @@ describe("npm run smoke, bounded", () => {
       expect(Date.now() - started).toBeLessThan(30_000);
       expect(run.status).toBe(1);
       const cases = junitCases(junit);
-      expect(cases).toHaveLength(23);
+      expect(cases).toHaveLength(24);
       expect(cases[0]).toEqual({
         name: "chat-1",
         outcome: "failure",

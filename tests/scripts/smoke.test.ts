@@ -23,6 +23,7 @@ const ALL_IDS = [
   "chat-2",
   "chat-3",
   "chat-4",
+  "chat-5",
   ...MODULES.map((m) => `execute-${m}`),
   "refuse-os",
   "refuse-sys",
@@ -127,11 +128,13 @@ describe("npm run smoke against the local stack", () => {
     expect(report.ok).toBe(true);
     expect(run.status).toBe(0);
     for (const check of report.checks) expect(check.durationMs).toBeGreaterThanOrEqual(0);
-    expect(byId(report).get("chat-1")!.detail).toBe("code ran, answer has 1175");
+    expect(byId(report).get("chat-1")!.detail).toBe(
+      "code ran, answer has 1175 (model gemini-3.8-flash (gemini))",
+    );
 
     const xml = fs.readFileSync(junit, "utf8");
-    expect(xml).toContain('<testsuite name="smoke" tests="23" failures="0" skipped="0"');
-    expect(xml.match(/<testcase /g)).toHaveLength(23);
+    expect(xml).toContain('<testsuite name="smoke" tests="24" failures="0" skipped="0"');
+    expect(xml.match(/<testcase /g)).toHaveLength(24);
     expect(xml).toContain('name="refuse-file"');
     expect(xml).not.toContain("<failure");
   });
@@ -173,11 +176,14 @@ describe("npm run smoke against the local stack", () => {
     expect(run.stdout).toMatch(/✘ chat-2 .*expected 427\.05 in the answer/);
     expect(run.stdout).toMatch(/✘ chat-3 .*expected 0 1 1 2 3 5 8 13 21 34 in the answer/);
     expect(run.stdout).toMatch(/✘ chat-4 .*expected 12 in the answer/);
+    expect(run.stdout).toMatch(
+      /✘ chat-5 .*expected 24133 in the answer, got "The answer is 24134\.".* \(model gemini-3\.8-flash \(gemini\)\)/,
+    );
     expect(run.stdout).toContain("fix: the answer was wrong twice");
     expect(run.stdout).toMatch(/✔ execute-math/);
-    expect(run.stdout).toContain("FAILED: 5 passed, 4 failed, 0 skipped");
+    expect(run.stdout).toContain("FAILED: 5 passed, 5 failed, 0 skipped");
     // Each question was asked twice: a tool call and a final answer per attempt.
-    expect(stack.gemini.requests).toHaveLength(4 * 2 * 2);
+    expect(stack.gemini.requests).toHaveLength(5 * 2 * 2);
   });
 
   it("passes a question whose first answer is wrong and whose retry is right, saying it needed the retry", async () => {
@@ -185,7 +191,7 @@ describe("npm run smoke against the local stack", () => {
     const run = await runScript("smoke", ["--url", stack.backend.url, "--modules", "math", "--json"]);
     expect(run.status).toBe(0);
     expect(byId(jsonOf<SmokeReport>(run)).get("chat-1")!.detail).toBe(
-      'code ran, answer has 1175 (on the retry; first: expected 1175 in the answer, got "The answer is 1176.")',
+      'code ran, answer has 1175 (on the retry; first: expected 1175 in the answer, got "The answer is 1176.") (model gemini-3.8-flash (gemini))',
     );
   });
 
@@ -204,7 +210,7 @@ describe("npm run smoke against the local stack", () => {
     const run = await runScript("smoke", ["--url", stack.backend.url, "--modules", "math", "--json"]);
     expect(run.status).toBe(1);
     const report = jsonOf<SmokeReport>(run);
-    expect(report.checks.map((c) => c.status)).toEqual(Array(9).fill("fail"));
+    expect(report.checks.map((c) => c.status)).toEqual(Array(10).fill("fail"));
     const math = byId(report).get("execute-math")!;
     expect(math.detail).toMatch(/^the backend could not use the sandbox: SandboxUnavailable: /);
     expect(math.fix).toBe(
@@ -243,6 +249,7 @@ describe("npm run smoke, other ways in", () => {
       ["chat-2", "needs --url"],
       ["chat-3", "needs --url"],
       ["chat-4", "needs --url"],
+      ["chat-5", "needs --url"],
     ]);
     expect(report.checks.filter((c) => c.status === "pass")).toHaveLength(19);
   });
@@ -255,7 +262,7 @@ describe("npm run smoke, other ways in", () => {
     expect(run.stdout).toContain(
       `fix: is the backend up and reachable at ${url}? npm run doctor -- --url ${url}`,
     );
-    expect(run.stdout).toContain("FAILED: 0 passed, 9 failed, 0 skipped");
+    expect(run.stdout).toContain("FAILED: 0 passed, 10 failed, 0 skipped");
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/\n\s+at /);
   });
 
