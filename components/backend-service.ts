@@ -566,13 +566,7 @@ export class BackendService extends pulumi.ComponentResource {
     this.url = pulumi.output(args.ingress ? `https://${args.ingress.host}` : undefined);
 
     if (args.image === undefined) {
-      this.registerOutputs({
-        namespace: this.namespace,
-        serviceName: this.serviceName,
-        deploymentName: this.deploymentName,
-        serviceAccountName: this.serviceAccountName,
-        url: this.url,
-      });
+      this.registerOwnOutputs();
       return;
     }
 
@@ -698,6 +692,11 @@ export class BackendService extends pulumi.ComponentResource {
       k8sOpts,
     );
 
+    this.registerOwnOutputs();
+  }
+
+  /** The last step of the constructor, on both of its paths (before and after the first rollout). */
+  private registerOwnOutputs(): void {
     this.registerOutputs({
       namespace: this.namespace,
       serviceName: this.serviceName,
