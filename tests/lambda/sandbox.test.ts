@@ -20,6 +20,7 @@ import {
   SandboxResponse,
 } from "./sandbox-harness";
 import { supportedPythons } from "./pythons";
+import { BACKEND_ERROR_TYPES } from "../../contract/sandbox";
 
 const PYTHONS = supportedPythons();
 const MODES = runAsModes();
@@ -709,6 +710,8 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       code("class Timeout(Exception):\n    pass\nraise Timeout('mine')"),
       code(`class ${"N".repeat(300)}(Exception):\n    pass\nraise ${"N".repeat(300)}()`),
       code("print('done')\nexit(0)\nprint('not reached')"),
+      // The backend answers these types with 502/503 and Retry-After (contract/http.ts).
+      ...BACKEND_ERROR_TYPES.map((type) => code(`class ${type}(Exception):\n    pass\nraise ${type}('mine')`)),
     ];
     let results: BatchResult[];
     beforeAll(() => {
@@ -751,6 +754,12 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
 
     it("never lets user code claim an outcome only the sandbox can establish", () => {
       expect(responseOf(results[7]).error).toMatchObject({ type: "__main__.Timeout", message: "mine" });
+    });
+
+    it("never lets user code pass for the backend's own failures, which get 502 or 503 and retries", () => {
+      BACKEND_ERROR_TYPES.forEach((type, i) => {
+        expect(responseOf(results[10 + i]).error).toMatchObject({ type: `__main__.${type}`, message: "mine" });
+      });
     });
 
     it("keeps error types short: an absurd class name becomes a plain Exception", () => {
