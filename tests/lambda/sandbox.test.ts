@@ -559,7 +559,11 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       sane,
       code('import uuid\nuuid.sys.modules["signal"].raise_signal(11)'),
       sane,
+      // Code that ends right at its deadline (1 to 10 ms), twice each: the race between its
+      // exit and the kill.
+      ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((ms) => code("1", ms)),
     ];
+    const AT_DEADLINE = events.length - 20;
     beforeAll(() => {
       results = runBatch(python, events, { env, runAs });
     }, 60000);
@@ -585,6 +589,14 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       const wide = responseOf(results[12]);
       expect(wide.truncated).toBe(true);
       expect(wide.stdout.length).toBe(1000);
+    });
+
+    it("answers code that ends at its deadline with its result or Timeout, never ProcessCrashed", () => {
+      for (const result of results.slice(AT_DEADLINE)) {
+        const response = responseOf(result);
+        if (response.ok) expect(response.result).toBe("1");
+        else expect(response.error?.type).toBe("Timeout");
+      }
     });
 
     it("refuses a fork bomb", () => {
