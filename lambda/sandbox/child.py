@@ -279,9 +279,15 @@ def _notes_and_members(exc: BaseException, source_lines: List[str], depth: int) 
     return lines
 
 
+def _exact_str(value: object) -> str:
+    """str(value) as a plain str: __str__ and __repr__ may return a str subclass whose slicing,
+    len() or encode() user code overrides (and the result message would then fail to encode)."""
+    return str.__str__(str(value))
+
+
 def _safe_text(value: object) -> str:
     try:
-        return str(value)[:MAX_MESSAGE_CHARS]
+        return _exact_str(value)[:MAX_MESSAGE_CHARS]
     except BaseException:
         return "(a note that could not be shown)"
 
@@ -297,7 +303,7 @@ def _is_sandbox_frame(entry: str) -> bool:
 
 def _safe_str(value: BaseException) -> str:
     try:
-        return str(value)[:MAX_MESSAGE_CHARS]
+        return _exact_str(value)[:MAX_MESSAGE_CHARS]
     except BaseException:
         return "(the exception's message could not be shown)"
 
@@ -366,12 +372,13 @@ def run_user_code(
         if expr is not None:
             value = eval(expr, namespace)
             if value is not None:
-                result = repr(value)
+                result = str.__str__(repr(value))  # a plain str (see _exact_str)
                 if len(result) > max_repr_chars:
                     result, truncated = result[:max_repr_chars], True
         return True, result, truncated, None
     except SystemExit as stop:
-        if stop.code in (None, 0):
+        # Not `stop.code in (None, 0)`: that calls the code object's own __eq__.
+        if stop.code is None or (type(stop.code) in (int, bool) and stop.code == 0):
             return True, None, False, None
         return False, None, False, describe_error(stop, source_lines, memory_mb, allowed_modules)
     except BaseException as exc:  # user code's errors are values, never exceptions escaping

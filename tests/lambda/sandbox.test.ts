@@ -723,8 +723,25 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       code(`class ${"N".repeat(300)}(Exception):\n    pass\nraise ${"N".repeat(300)}()`),
       code("print('done')\nexit(0)\nprint('not reached')"),
       // The backend answers these types with 502/503 and Retry-After (contract/http.ts).
-      ...BACKEND_ERROR_TYPES.map((type) => code(`class ${type}(Exception):\n    pass\nraise ${type}('mine')`)),
+      ...BACKEND_ERROR_TYPES.map((type) =>
+        code(`class ${type}(Exception):\n    pass\nraise ${type}('mine')`),
+      ),
+      // A str subclass whose encode() lies, from __repr__ and from __str__; a SystemExit code
+      // whose __eq__ raises or says it equals anything.
+      code(
+        "class S(str):\n    def encode(self, *a, **k):\n        return 5\nclass C:\n    def __repr__(self):\n        return S('shown')\nC()",
+      ),
+      code(
+        "class S(str):\n    def __getitem__(self, i):\n        return 5\nclass E(Exception):\n    def __str__(self):\n        return S('said')\nraise E()",
+      ),
+      code(
+        "class C:\n    def __eq__(self, other):\n        raise ValueError\n    def __repr__(self):\n        return 'C'\nraise SystemExit(C())",
+      ),
+      code(
+        "class C:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n        return 'C'\nraise SystemExit(C())",
+      ),
     ];
+    const ODD_STRINGS = 10 + BACKEND_ERROR_TYPES.length;
     let results: BatchResult[];
     beforeAll(() => {
       results = runBatch(python, events, { runAs });
@@ -770,8 +787,21 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
 
     it("never lets user code pass for the backend's own failures, which get 502 or 503 and retries", () => {
       BACKEND_ERROR_TYPES.forEach((type, i) => {
-        expect(responseOf(results[10 + i]).error).toMatchObject({ type: `__main__.${type}`, message: "mine" });
+        expect(responseOf(results[10 + i]).error).toMatchObject({
+          type: `__main__.${type}`,
+          message: "mine",
+        });
       });
+    });
+
+    it("reports what user code's own str subclasses and SystemExit codes say, never a crashed process", () => {
+      expect(responseOf(results[ODD_STRINGS])).toMatchObject({ ok: true, result: "shown", error: null });
+      expect(responseOf(results[ODD_STRINGS + 1]).error).toMatchObject({ type: "E", message: "said" });
+      for (const i of [ODD_STRINGS + 2, ODD_STRINGS + 3])
+        expect(responseOf(results[i])).toMatchObject({
+          ok: false,
+          error: { type: "SystemExit", message: "C" },
+        });
     });
 
     it("keeps error types short: an absurd class name becomes a plain Exception", () => {
