@@ -325,6 +325,11 @@ const ESCAPES: Array<[string, string, string]> = [
     "import uuid\nuuid.os.killpg(uuid.os.getpgid(uuid.os.getppid()), 9)",
   ],
   [
+    "processes",
+    "the handler's CPU time through its process CPU clock (any pid's: which processes exist)",
+    'import uuid\nprint(uuid.sys.modules["time"].clock_gettime(((~HANDLER_PID) << 3) | 2))',
+  ],
+  [
     "threads",
     "_thread.start_new_thread",
     'import uuid\nuuid.sys.modules["_thread"].start_new_thread(print, ("thread",))',
