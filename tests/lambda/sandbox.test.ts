@@ -681,6 +681,34 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
     });
   });
 
+  describe("the response limit (6,291,556 bytes as Lambda serialises it)", () => {
+    // At the largest output cap the stack allows (1 MiB), output of control characters (6
+    // bytes each in JSON) or quotes (2 bytes) would make the response a function error.
+    let results: BatchResult[];
+    beforeAll(() => {
+      results = runBatch(
+        python,
+        [
+          code("print('\\x01' * 2**20)"),
+          code("import uuid\nprint('\\x01' * 2**20)\nuuid.sys.stderr.write('\\x1f' * 2**20)\n'\"' * 2**20"),
+          code("print(25 * 47)"),
+        ],
+        { env: { SANDBOX_MAX_OUTPUT_BYTES: String(1024 * 1024) }, runAs },
+      );
+    }, 60000);
+
+    it("answers output that would serialise past it cut to fit, marked truncated, never a function error", () => {
+      // responseOf fails for a response over the limit (the harness measures each one).
+      const one = responseOf(results[0]);
+      expect(one).toMatchObject({ ok: true, truncated: true });
+      expect(one.stdout).toMatch(/^\x01{100000}/);
+      const all = responseOf(results[1]);
+      expect(all).toMatchObject({ ok: true, truncated: true });
+      expect(all.stdout.length + all.stderr.length + all.result!.length).toBeGreaterThan(500000);
+      expect(responseOf(results[2])).toMatchObject({ ok: true, stdout: "1175\n", truncated: false });
+    });
+  });
+
   describe("the allow-list gate", () => {
     it.each(["_imp", "pwd", "grp", "posixpath", "io", "ctypes", "mmap", "zoneinfo", "locale", "math,os"])(
       "refuses SANDBOX_ALLOWED_MODULES=%s: only vetted modules may be allowed",
