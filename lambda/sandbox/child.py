@@ -30,6 +30,7 @@ CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code
 NOBODY = 65534
 MAX_MESSAGE_CHARS = 4096
 MAX_TRACEBACK_CHARS = 16384
+MAX_CHAIN_LINKS = 100  # within the printer's own recursion limit (3.12+), far inside its C stack (3.11)
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 # The tokenizer's line breaks (universal newlines), unlike str.splitlines, which also breaks
 # at form feeds, U+2028 and friends and would show the wrong source line in tracebacks.
@@ -211,10 +212,42 @@ def _format_traceback(exc: BaseException, source_lines: List[str]) -> str:
     and exception-group members (they moved to the traceback module, which needs frames), so
     they are added here.
     """
+    _bound_chains(exc)
     text = _printed(exc, source_lines)
     if sys.version_info >= (3, 13):
         text = "\n".join([text, *_notes_and_members(exc, source_lines, depth=0)])
     return text[-MAX_TRACEBACK_CHARS:]
+
+
+def _bound_chains(exc: BaseException) -> None:
+    """Cut every __cause__/__context__ chain the printer would follow after MAX_CHAIN_LINKS.
+
+    CPython 3.11's C printer recurses once per link and overflows the C stack at about 100,000
+    (raising an exception chained that deep made the child die by SIGSEGV: ProcessCrashed for
+    an ordinary error); from 3.12 it stops at the recursion limit and prints nothing. Read and cut through BaseException's own descriptors, which user
+    classes cannot shadow for the printer; the child ends right after, so nothing else sees it.
+    """
+    cause = BaseException.__dict__["__cause__"]
+    context = BaseException.__dict__["__context__"]
+    members = BaseExceptionGroup.__dict__["exceptions"]  # noqa: F821 (3.11+)
+    pending = [(exc, 0)]
+    visited = 0
+    try:
+        while pending and visited < 20 * MAX_CHAIN_LINKS:
+            current, depth = pending.pop()
+            for _ in range(MAX_CHAIN_LINKS):
+                visited += 1
+                if issubclass(type(current), BaseExceptionGroup) and depth < 10:  # noqa: F821
+                    pending += [(member, depth + 1) for member in members.__get__(current)[:15]]
+                following = cause.__get__(current) or context.__get__(current)
+                if following is None:
+                    break
+                current = following
+            else:
+                cause.__set__(current, None)
+                context.__set__(current, None)
+    except BaseException:
+        pass
 
 
 def _printed(exc: BaseException, source_lines: List[str]) -> str:

@@ -773,8 +773,13 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       code(
         "class C:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n        return 'C'\nraise SystemExit(C())",
       ),
+      // 100,000 chained exceptions: CPython 3.11's C printer overflowed its stack on them.
+      code(
+        "e = ValueError(0)\nfor i in range(1, 100000):\n    n = ValueError(i)\n    n.__cause__ = e\n    e = n\nraise e",
+      ),
     ];
     const ODD_STRINGS = 10 + BACKEND_ERROR_TYPES.length;
+    const DEEP_CHAIN = ODD_STRINGS + 4;
     let results: BatchResult[];
     beforeAll(() => {
       results = runBatch(python, events, { runAs });
@@ -835,6 +840,12 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
           ok: false,
           error: { type: "SystemExit", message: "C" },
         });
+    });
+
+    it("reports an exception chained 100,000 deep as itself, with the most recent links, not as a crash", () => {
+      const error = responseOf(results[DEEP_CHAIN]).error!;
+      expect(error).toMatchObject({ type: "ValueError", message: "99999" });
+      expect(error.traceback).toMatch(/ValueError: 99998\n.*direct cause.*\n[\s\S]*ValueError: 99999$/);
     });
 
     it("keeps error types short: an absurd class name becomes a plain Exception", () => {
