@@ -224,8 +224,9 @@ def _bound_chains(exc: BaseException) -> None:
 
     CPython 3.11's C printer recurses once per link and overflows the C stack at about 100,000
     (raising an exception chained that deep made the child die by SIGSEGV: ProcessCrashed for
-    an ordinary error); from 3.12 it stops at the recursion limit and prints nothing. Read and cut through BaseException's own descriptors, which user
-    classes cannot shadow for the printer; the child ends right after, so nothing else sees it.
+    an ordinary error); from 3.12 it stops at the recursion limit and prints nothing. Read
+    and cut through BaseException's own descriptors, which user classes cannot shadow for the
+    printer; the child ends right after, so nothing else sees it.
     """
     cause = BaseException.__dict__["__cause__"]
     context = BaseException.__dict__["__context__"]

@@ -701,7 +701,7 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       // responseOf fails for a response over the limit (the harness measures each one).
       const one = responseOf(results[0]);
       expect(one).toMatchObject({ ok: true, truncated: true });
-      expect(one.stdout).toMatch(/^\x01{100000}/);
+      expect(one.stdout.startsWith("\x01".repeat(100000))).toBe(true);
       const all = responseOf(results[1]);
       expect(all).toMatchObject({ ok: true, truncated: true });
       expect(all.stdout.length + all.stderr.length + all.result!.length).toBeGreaterThan(500000);
