@@ -343,13 +343,16 @@ def _safe_str(value: BaseException) -> str:
 
 
 def error_type_of(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
+    # By the exception's real type: isinstance() asks its __class__, which user code can make
+    # a property that raises (no result at all) or names MemoryError (a false MemoryLimit).
+    real = type(exc)
+    if issubclass(real, MemoryError):
         return "MemoryLimit"
-    if isinstance(exc, policy.ModuleNotAllowed):
+    if issubclass(real, policy.ModuleNotAllowed):
         return "ModuleNotAllowed"
-    if isinstance(exc, PermissionError):  # the audit hook's refusals and the kernel's EPERM
+    if issubclass(real, PermissionError):  # the audit hook's refusals and the kernel's EPERM
         return "OperationNotAllowed"
-    if isinstance(exc, RuntimeError) and "can't start new thread" in _safe_str(exc):
+    if issubclass(real, RuntimeError) and "can't start new thread" in _safe_str(exc):
         return "OperationNotAllowed"  # the kernel filter refused clone
     try:
         name = type(exc).__name__
@@ -362,7 +365,8 @@ def error_type_of(exc: BaseException) -> str:
 def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) -> Optional[str]:
     """The module name of an ImportError for a module outside the allow-list (however the
     import was attempted: the finders fail to find it because no file can be opened)."""
-    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    # ImportError's own slot, not exc.name: a subclass's property could raise.
+    name = ImportError.__dict__["name"].__get__(exc) if issubclass(type(exc), ImportError) else None
     if type(name) is str:
         top = name.partition(".")[0]
         if top not in allowed_modules and top not in INTERNAL_HELPER_MODULES:
@@ -411,12 +415,24 @@ def run_user_code(
                     result, truncated = result[:max_repr_chars], True
         return True, result, truncated, None
     except SystemExit as stop:
-        # Not `stop.code in (None, 0)`: that calls the code object's own __eq__.
-        if stop.code is None or (type(stop.code) in (int, bool) and stop.code == 0):
+        # SystemExit's own slot (a subclass's `code` property could raise), and not
+        # `code in (None, 0)`, which calls the code object's own __eq__.
+        code = SystemExit.__dict__["code"].__get__(stop)
+        if code is None or (type(code) in (int, bool) and code == 0):
             return True, None, False, None
-        return False, None, False, describe_error(stop, source_lines, memory_mb, allowed_modules)
+        return False, None, False, _describe_safely(stop, source_lines, memory_mb, allowed_modules)
     except BaseException as exc:  # user code's errors are values, never exceptions escaping
-        return False, None, False, describe_error(exc, source_lines, memory_mb, allowed_modules)
+        return False, None, False, _describe_safely(exc, source_lines, memory_mb, allowed_modules)
+
+
+def _describe_safely(
+    exc: BaseException, source_lines: List[str], memory_mb: int, allowed_modules: Tuple[str, ...]
+) -> Dict[str, Any]:
+    """describe_error, or a plain Exception when the exception object defeats even that."""
+    try:
+        return describe_error(exc, source_lines, memory_mb, allowed_modules)
+    except BaseException:
+        return {"type": "Exception", "message": "(the exception could not be described)", "traceback": None}
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -777,9 +777,18 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       code(
         "e = ValueError(0)\nfor i in range(1, 100000):\n    n = ValueError(i)\n    n.__cause__ = e\n    e = n\nraise e",
       ),
+      // Exceptions whose attributes lie or raise where the sandbox looks at them: __class__
+      // (isinstance asks it), ImportError.name, SystemExit.code.
+      ...[
+        "class E(Exception):\n    @property\n    def __class__(self):\n        raise ValueError\nraise E('mine')",
+        "class E(Exception):\n    @property\n    def __class__(self):\n        return MemoryError\nraise E('mine')",
+        "class E(ImportError):\n    @property\n    def name(self):\n        raise ValueError\nraise E('mine')",
+        "class E(SystemExit):\n    @property\n    def code(self):\n        raise ValueError\nraise E('mine')",
+      ].map((source) => code(source)),
     ];
     const ODD_STRINGS = 10 + BACKEND_ERROR_TYPES.length;
     const DEEP_CHAIN = ODD_STRINGS + 4;
+    const LYING_EXCEPTIONS = DEEP_CHAIN + 1;
     let results: BatchResult[];
     beforeAll(() => {
       results = runBatch(python, events, { runAs });
@@ -846,6 +855,11 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       const error = responseOf(results[DEEP_CHAIN]).error!;
       expect(error).toMatchObject({ type: "ValueError", message: "99999" });
       expect(error.traceback).toMatch(/ValueError: 99998\n.*direct cause.*\n[\s\S]*ValueError: 99999$/);
+    });
+
+    it("reports exceptions whose __class__, name or code lie or raise by their real class", () => {
+      for (let i = LYING_EXCEPTIONS; i < LYING_EXCEPTIONS + 4; i++)
+        expect(responseOf(results[i])).toMatchObject({ ok: false, error: { type: "E", message: "mine" } });
     });
 
     it("keeps error types short: an absurd class name becomes a plain Exception", () => {
