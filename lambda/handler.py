@@ -28,6 +28,10 @@ from sandbox.zygote_client import SandboxUnavailable, ZygoteClient
 MAX_CODE_BYTES = 64 * 1024
 # Time kept back from Lambda's own deadline so the handler answers before Lambda kills it.
 DEADLINE_MARGIN_MS = 300
+# AWS Lambda refuses a synchronous response over 6,291,556 bytes (a function error), counted
+# as its runtime serialises it (json.dumps, ensure_ascii=False): a control character takes 6
+# bytes, a quote 2. The output caps alone do not keep within it (1 MiB of \x01 is 6 MiB).
+MAX_RESPONSE_BYTES = 6_000_000
 
 
 class InvalidRequest(ValueError):
@@ -131,17 +135,45 @@ def _remaining_ms(context: Any) -> Optional[int]:
 
 
 def _response(execution: Execution, duration_ms: float) -> Dict[str, Any]:
-    return marshal_safe(
-        {
-            "ok": execution.ok,
-            "stdout": execution.stdout,
-            "stderr": execution.stderr,
-            "result": execution.result,
-            "error": execution.error,
-            "truncated": execution.truncated,
-            "durationMs": round(duration_ms, 1),
-        }
+    return _within_response_limit(
+        marshal_safe(
+            {
+                "ok": execution.ok,
+                "stdout": execution.stdout,
+                "stderr": execution.stderr,
+                "result": execution.result,
+                "error": execution.error,
+                "truncated": execution.truncated,
+                "durationMs": round(duration_ms, 1),
+            }
+        )
     )
+
+
+def _serialised_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def _within_response_limit(response: Dict[str, Any]) -> Dict[str, Any]:
+    """`response` cut to MAX_RESPONSE_BYTES as serialised, longest text first (`truncated`)."""
+    texts = [(response, "stdout"), (response, "stderr"), (response, "result")]
+    if isinstance(response.get("error"), dict):
+        texts += [(response["error"], "message"), (response["error"], "traceback")]
+    if 6 * sum(len(holder[key] or "") for holder, key in texts) + 4096 <= MAX_RESPONSE_BYTES:
+        return response  # the usual case: cannot be over, whatever the characters
+    size = _serialised_bytes(response)
+    while size > MAX_RESPONSE_BYTES:
+        holder, key = max(texts, key=lambda text: len(text[0][text[1]] or ""))
+        longest = holder[key] or ""
+        if not longest:
+            break
+        # Cut by the text's mean bytes per character; when the cut part was leaner, go round again.
+        per_char = _serialised_bytes(longest) / len(longest)
+        cut = max(1, math.ceil((size - MAX_RESPONSE_BYTES) / per_char))
+        holder[key] = longest[: max(0, len(longest) - cut)]
+        response["truncated"] = True
+        size = _serialised_bytes(response)
+    return response
 
 
 def _sandbox(request_id: str) -> ZygoteClient:

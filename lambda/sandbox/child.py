@@ -30,6 +30,7 @@ CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code
 NOBODY = 65534
 MAX_MESSAGE_CHARS = 4096
 MAX_TRACEBACK_CHARS = 16384
+MAX_CHAIN_LINKS = 100  # within the printer's own recursion limit (3.12+), far inside its C stack (3.11)
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 # The tokenizer's line breaks (universal newlines), unlike str.splitlines, which also breaks
 # at form feeds, U+2028 and friends and would show the wrong source line in tracebacks.
@@ -211,10 +212,43 @@ def _format_traceback(exc: BaseException, source_lines: List[str]) -> str:
     and exception-group members (they moved to the traceback module, which needs frames), so
     they are added here.
     """
+    _bound_chains(exc)
     text = _printed(exc, source_lines)
     if sys.version_info >= (3, 13):
         text = "\n".join([text, *_notes_and_members(exc, source_lines, depth=0)])
     return text[-MAX_TRACEBACK_CHARS:]
+
+
+def _bound_chains(exc: BaseException) -> None:
+    """Cut every __cause__/__context__ chain the printer would follow after MAX_CHAIN_LINKS.
+
+    CPython 3.11's C printer recurses once per link and overflows the C stack at about 100,000
+    (raising an exception chained that deep made the child die by SIGSEGV: ProcessCrashed for
+    an ordinary error); from 3.12 it stops at the recursion limit and prints nothing. Read
+    and cut through BaseException's own descriptors, which user classes cannot shadow for the
+    printer; the child ends right after, so nothing else sees it.
+    """
+    cause = BaseException.__dict__["__cause__"]
+    context = BaseException.__dict__["__context__"]
+    members = BaseExceptionGroup.__dict__["exceptions"]  # noqa: F821 (3.11+)
+    pending = [(exc, 0)]
+    visited = 0
+    try:
+        while pending and visited < 20 * MAX_CHAIN_LINKS:
+            current, depth = pending.pop()
+            for _ in range(MAX_CHAIN_LINKS):
+                visited += 1
+                if issubclass(type(current), BaseExceptionGroup) and depth < 10:  # noqa: F821
+                    pending += [(member, depth + 1) for member in members.__get__(current)[:15]]
+                following = cause.__get__(current) or context.__get__(current)
+                if following is None:
+                    break
+                current = following
+            else:
+                cause.__set__(current, None)
+                context.__set__(current, None)
+    except BaseException:
+        pass
 
 
 def _printed(exc: BaseException, source_lines: List[str]) -> str:
@@ -279,9 +313,15 @@ def _notes_and_members(exc: BaseException, source_lines: List[str], depth: int) 
     return lines
 
 
+def _exact_str(value: object) -> str:
+    """str(value) as a plain str: __str__ and __repr__ may return a str subclass whose slicing,
+    len() or encode() user code overrides (and the result message would then fail to encode)."""
+    return str.__str__(str(value))
+
+
 def _safe_text(value: object) -> str:
     try:
-        return str(value)[:MAX_MESSAGE_CHARS]
+        return _exact_str(value)[:MAX_MESSAGE_CHARS]
     except BaseException:
         return "(a note that could not be shown)"
 
@@ -297,19 +337,22 @@ def _is_sandbox_frame(entry: str) -> bool:
 
 def _safe_str(value: BaseException) -> str:
     try:
-        return str(value)[:MAX_MESSAGE_CHARS]
+        return _exact_str(value)[:MAX_MESSAGE_CHARS]
     except BaseException:
         return "(the exception's message could not be shown)"
 
 
 def error_type_of(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
+    # By the exception's real type: isinstance() asks its __class__, which user code can make
+    # a property that raises (no result at all) or names MemoryError (a false MemoryLimit).
+    real = type(exc)
+    if issubclass(real, MemoryError):
         return "MemoryLimit"
-    if isinstance(exc, policy.ModuleNotAllowed):
+    if issubclass(real, policy.ModuleNotAllowed):
         return "ModuleNotAllowed"
-    if isinstance(exc, PermissionError):  # the audit hook's refusals and the kernel's EPERM
+    if issubclass(real, PermissionError):  # the audit hook's refusals and the kernel's EPERM
         return "OperationNotAllowed"
-    if isinstance(exc, RuntimeError) and "can't start new thread" in _safe_str(exc):
+    if issubclass(real, RuntimeError) and "can't start new thread" in _safe_str(exc):
         return "OperationNotAllowed"  # the kernel filter refused clone
     try:
         name = type(exc).__name__
@@ -322,7 +365,8 @@ def error_type_of(exc: BaseException) -> str:
 def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) -> Optional[str]:
     """The module name of an ImportError for a module outside the allow-list (however the
     import was attempted: the finders fail to find it because no file can be opened)."""
-    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    # ImportError's own slot, not exc.name: a subclass's property could raise.
+    name = ImportError.__dict__["name"].__get__(exc) if issubclass(type(exc), ImportError) else None
     if type(name) is str:
         top = name.partition(".")[0]
         if top not in allowed_modules and top not in INTERNAL_HELPER_MODULES:
@@ -366,16 +410,29 @@ def run_user_code(
         if expr is not None:
             value = eval(expr, namespace)
             if value is not None:
-                result = repr(value)
+                result = str.__str__(repr(value))  # a plain str (see _exact_str)
                 if len(result) > max_repr_chars:
                     result, truncated = result[:max_repr_chars], True
         return True, result, truncated, None
     except SystemExit as stop:
-        if stop.code in (None, 0):
+        # SystemExit's own slot (a subclass's `code` property could raise), and not
+        # `code in (None, 0)`, which calls the code object's own __eq__.
+        code = SystemExit.__dict__["code"].__get__(stop)
+        if code is None or (type(code) in (int, bool) and code == 0):
             return True, None, False, None
-        return False, None, False, describe_error(stop, source_lines, memory_mb, allowed_modules)
+        return False, None, False, _describe_safely(stop, source_lines, memory_mb, allowed_modules)
     except BaseException as exc:  # user code's errors are values, never exceptions escaping
-        return False, None, False, describe_error(exc, source_lines, memory_mb, allowed_modules)
+        return False, None, False, _describe_safely(exc, source_lines, memory_mb, allowed_modules)
+
+
+def _describe_safely(
+    exc: BaseException, source_lines: List[str], memory_mb: int, allowed_modules: Tuple[str, ...]
+) -> Dict[str, Any]:
+    """describe_error, or a plain Exception when the exception object defeats even that."""
+    try:
+        return describe_error(exc, source_lines, memory_mb, allowed_modules)
+    except BaseException:
+        return {"type": "Exception", "message": "(the exception could not be described)", "traceback": None}
 
 
 def _write_all(fd: int, data: bytes) -> None:

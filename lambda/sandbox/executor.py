@@ -147,7 +147,11 @@ def _supervise(
             zygote.kill(standby)
             ended = zygote.exit_of(standby.pid, EXIT_REPORT_TIMEOUT_S)
             _drain(streams, open_fds)
-            return ended is None or _killed_by_us(ended), ended, None
+            if ended is None or _killed_by_us(ended):
+                return True, ended, None
+            # It ended on its own just before the kill (its last bytes were still unread): what
+            # it sent decides, as when it ends before the deadline, not "could not read".
+            return False, ended, _result_of(ended, result_stream, max_output_bytes)
         for fd, _ in poller.poll(max(1, remaining * 1000)):
             if fd == control.fileno():
                 if not zygote.pump(0):
@@ -163,9 +167,16 @@ def _supervise(
     # Exited: whatever is still in the pipes is read now (nothing else holds their write ends).
     _drain(streams, open_fds)
     ended = zygote.exits.pop(standby.pid)
+    return False, ended, _result_of(ended, result_stream, max_output_bytes)
+
+
+def _result_of(
+    ended: ChildExit, result_stream: _Stream, max_output_bytes: int
+) -> Optional[protocol.ReportedOutcome]:
+    """The result of a child that exited (not killed), all its pipes read; else None."""
     if os.WIFSIGNALED(ended.status) or result_stream.overflowed:
-        return False, ended, None
-    return False, ended, protocol.decode_result(bytes(result_stream.data), max_output_bytes)
+        return None
+    return protocol.decode_result(bytes(result_stream.data), max_output_bytes)
 
 
 def _killed_by_us(ended: ChildExit) -> bool:

@@ -67,6 +67,11 @@ class ArgRule:
 
 
 NO_EXEC = (ArgRule(2, forbidden_bits=PROT_EXEC),)
+# A negative clock id (clockid_t, an int) names the CPU clock of any process or thread by pid
+# (((~pid) << 3) | which, no permission check: clock_getres says whether a pid exists,
+# clock_gettime how much CPU the handler's process used) or a clock device by descriptor. The
+# standard clocks, the child's own CPU clocks among them, are the ids from 0 up.
+SYSTEM_CLOCKS_ONLY = (ArgRule(0, forbidden_bits=0x80000000),)
 
 # Why each syscall is allowed, and on what condition; the same purposes on both architectures
 # (the tables below give the numbers). "measured" entries were made by the correctness suite
@@ -85,12 +90,20 @@ RULES: Dict[str, Tuple[str, Tuple[ArgRule, ...]]] = {
     "madvise": ("fallback: glibc's malloc hands free pages of its heaps back", ()),
     "getrandom": ("measured: random, secrets, uuid4 and hash seeds", ()),
     "clock_gettime": (
-        "measured: process CPU time (time.process_time); other clocks when the vDSO cannot",
-        (),
+        "measured: process CPU time (time.process_time); other clocks when the vDSO cannot;"
+        " never another process's CPU clock",
+        SYSTEM_CLOCKS_ONLY,
     ),
-    "clock_getres": ("fallback: clock resolution when the vDSO cannot answer", ()),
+    "clock_getres": (
+        "fallback: clock resolution when the vDSO cannot answer; never another process's clock",
+        SYSTEM_CLOCKS_ONLY,
+    ),
     "gettimeofday": ("fallback: wall-clock time when the vDSO cannot answer", ()),
-    "clock_nanosleep": ("measured: time.sleep (bounded by the parent's wall-clock limit)", ()),
+    "clock_nanosleep": (
+        "measured: time.sleep (bounded by the parent's wall-clock limit); never on another"
+        " process's CPU clock",
+        SYSTEM_CLOCKS_ONLY,
+    ),
     "nanosleep": ("fallback: sleep in C libraries that do not use clock_nanosleep", ()),
     "restart_syscall": ("fallback: resumes a sleep interrupted by a stop and continue", ()),
     "getpid": ("measured: its own pid (random, uuid)", ()),

@@ -32,9 +32,23 @@ MAX_MESSAGE_BYTES = 16 * 1024
 MAX_TRACEBACK_BYTES = 64 * 1024
 # A Python class name, optionally qualified (`__main__.Timeout`), ASCII, at most 100 characters.
 ERROR_TYPE_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-# Outcomes only the parent can establish; a child naming its exception so is qualified
-# (`class Timeout(Exception)` raised by user code is reported as `__main__.Timeout`).
-PARENT_ONLY_TYPES = frozenset({"InvalidRequest", "Timeout", "ProcessCrashed"})
+# Outcomes only the parent can establish, and the types the backend answers when it could not
+# use the sandbox (contract/sandbox.ts BACKEND_ERROR_TYPES: the backend answers Throttled and
+# ServerShuttingDown with 503 and Retry-After, SandboxUnavailable and SandboxError with 502, so
+# a user's `class Throttled(Exception)` must not pass for them). A child naming its exception
+# so is qualified (`class Timeout(Exception)` raised by user code is `__main__.Timeout`).
+PARENT_ONLY_TYPES = frozenset(
+    {
+        "InvalidRequest",
+        "Timeout",
+        "ProcessCrashed",
+        "SandboxUnavailable",
+        "SandboxError",
+        "Throttled",
+        "Aborted",
+        "ServerShuttingDown",
+    }
+)
 
 # The child's single byte on the result pipe once every layer is in place (read by the zygote
 # before it hands the child out), or the failure marker followed by the reason.

@@ -45,7 +45,8 @@ _X86 = dict(read=0, open=2, creat=85, openat=257, openat2=437, open_by_handle_at
     ptrace=101, process_vm_readv=310, process_vm_writev=311, kcmp=312, setns=308, unshare=272, fork=57,
     vfork=58, clone=56, clone3=435, io_uring_setup=425, bpf=321, userfaultfd=323, perf_event_open=298,
     add_key=248, keyctl=250, newfstatat=262, statx=332, getdents64=217, chdir=80, prctl=157, seccomp=317,
-    landlock_create_ruleset=444, memfd_secret=447, process_madvise=440, futex_waitv=449, mseal=462)
+    landlock_create_ruleset=444, memfd_secret=447, process_madvise=440, futex_waitv=449, mseal=462,
+    clock_gettime=228, clock_getres=229, clock_nanosleep=230)
 _ARM = dict(read=63, openat=56, openat2=437, open_by_handle_at=265, mknodat=33, memfd_create=279,
     symlinkat=36, linkat=37, renameat2=276, unlinkat=35, truncate=45, fchmodat=53, fchmodat2=452,
     utimensat=88, fchownat=54, mkdirat=34, socket=198, socketpair=199, execve=221, execveat=281, mmap=222,
@@ -56,7 +57,7 @@ _ARM = dict(read=63, openat=56, openat2=437, open_by_handle_at=265, mknodat=33, 
     process_vm_writev=271, kcmp=272, setns=268, unshare=97, clone=220, clone3=435, io_uring_setup=425,
     bpf=280, userfaultfd=282, perf_event_open=241, add_key=217, keyctl=219, newfstatat=79, statx=291,
     getdents64=61, chdir=49, prctl=167, seccomp=277, landlock_create_ruleset=444, memfd_secret=447,
-    process_madvise=440, futex_waitv=449, mseal=462)
+    process_madvise=440, futex_waitv=449, mseal=462, clock_gettime=113, clock_getres=114, clock_nanosleep=115)
 N = _X86 if ${JSON.stringify(os.arch())} == "x64" else _ARM
 b = __breach__
 `;
@@ -131,6 +132,8 @@ function attacks(dir: string, port: number): Record<string, string> {
     "x32 ABI getpid": `b.syscall(0x40000000 | 39) if N is _X86 else (-1, 1)`,
     "setpriority of its own uid (every process of the user)": `b.syscall(N["setpriority"], 2, 0, 19)`,
     "ioprio_set of its own uid": `b.syscall(N["ioprio_set"], 3, __import__("os").getuid(), 3 << 13)`,
+    // A process CPU clock id is ((~pid) << 3) | 2: clock_getres of one says whether pid 1 exists.
+    "clock_getres of pid 1's CPU clock (is there such a process?)": `b.syscall(N["clock_getres"], ((~1) << 3) | 2, 0)`,
   };
   for (const [name, pid] of Object.entries(targets)) {
     Object.assign(list, {
@@ -155,6 +158,9 @@ function attacks(dir: string, port: number): Record<string, string> {
       [`process_vm_writev to the ${name}`]: `b.syscall(N["process_vm_writev"], ${pid}, b.buffer(16), 1, b.buffer(16), 1, 0)`,
       [`kcmp with the ${name}`]: `b.syscall(N["kcmp"], ${pid}, ${pid}, 0, 0, 0)`,
       [`process_madvise on the ${name}`]: `b.syscall(N["process_madvise"], 0, b.buffer(16), 1, 8, 0)`,
+      [`clock_gettime of the ${name}'s CPU clock`]: `b.syscall(N["clock_gettime"], ((~${pid}) << 3) | 2, b.buffer(16))`,
+      [`clock_getres of the ${name}'s thread CPU clock`]: `b.syscall(N["clock_getres"], ((~${pid}) << 3) | 6, b.buffer(16))`,
+      [`clock_nanosleep on the ${name}'s CPU clock`]: `b.syscall(N["clock_nanosleep"], ((~${pid}) << 3) | 2, 0, b.buffer(16), 0)`,
     });
   }
   return list;

@@ -4,7 +4,8 @@ Usage: python harness.py EVENTS_JSON_FILE RESULTS_JSON_FILE [ZYGOTE_PRELUDE_FILE
 
 Each result is {"response": ...} or {"functionError": {"type", "message"}}, plus:
 - "marshalError" when the response does not survive AWS Lambda's Python runtime marshalling
-  (json with ensure_ascii=False, then UTF-8), which kills the real runtime process;
+  (json with ensure_ascii=False, then UTF-8), which kills the real runtime process, or is
+  longer than Lambda's response limit once marshalled (a function error);
 - "after": the warm process's state after the call (builtins, modules, working directory,
   environment, and the scheduling, limits and liveness of the handler's process and of the
   zygote), so tests can check that nothing an invocation did survived it or reached them.
@@ -23,6 +24,9 @@ import sys
 LAMBDA_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lambda"))
 sys.path.insert(0, LAMBDA_DIR)
 
+# A synchronous invocation's response may be at most this long, as serialised; more is a
+# function error (Function.ResponseSizeTooLarge).
+LAMBDA_MAX_RESPONSE_BYTES = 6291556
 IOPRIO_GET_NR = {"x86_64": 252, "aarch64": 31}.get(os.uname().machine)
 
 
@@ -115,7 +119,11 @@ def main():
             response = handler.handler(event, context)
             entry["response"] = response
             try:
-                json.dumps(response, ensure_ascii=False).encode("utf-8")
+                size = len(json.dumps(response, ensure_ascii=False).encode("utf-8"))
+                if size > LAMBDA_MAX_RESPONSE_BYTES:
+                    raise ValueError(
+                        f"{size} bytes, over Lambda's {LAMBDA_MAX_RESPONSE_BYTES}-byte response limit"
+                    )
             except Exception as exc:
                 entry["marshalError"] = f"{type(exc).__name__}: {exc}"
                 entry["response"] = json.loads(json.dumps(response))

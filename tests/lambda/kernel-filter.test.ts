@@ -157,6 +157,27 @@ describe.each(["x86_64", "aarch64"] as const)("the %s table", (arch) => {
       expect(runFilter(program, AUDIT_ARCH[arch], nr, [tgid!, tid!, 9n])).toBe(DENY);
   });
 
+  it("lets the clock calls use the system's clocks and the child's own, never another process's CPU clock", () => {
+    // clockid_t is an int; ((~pid) << 3) | which is the CPU clock of any pid (no permission
+    // check in the kernel), so a negative id would say which processes exist and their CPU time.
+    const clock = (id: number) => BigInt.asUintN(64, BigInt(id));
+    for (const name of ["clock_gettime", "clock_getres", "clock_nanosleep"]) {
+      const nr = table[name]!;
+      for (const id of [0, 1, 2, 3, 4, 5, 6, 7, 11])
+        expect([name, id, runFilter(program, AUDIT_ARCH[arch], nr, [clock(id), 0n])]).toEqual([
+          name,
+          id,
+          SECCOMP_RET_ALLOW,
+        ]);
+      for (const id of [(~1 << 3) | 2, (~OWN_PID << 3) | 2, (~1 << 3) | 6, -1, -2147483648])
+        expect([name, id, runFilter(program, AUDIT_ARCH[arch], nr, [clock(id), 0n])]).toEqual([
+          name,
+          id,
+          DENY,
+        ]);
+    }
+  });
+
   it("has no syscall that names another process, opens a file, or creates a process, socket or IPC object", () => {
     const forbidden = [
       "kill",

@@ -20,6 +20,7 @@ import {
   SandboxResponse,
 } from "./sandbox-harness";
 import { supportedPythons } from "./pythons";
+import { BACKEND_ERROR_TYPES } from "../../contract/sandbox";
 
 const PYTHONS = supportedPythons();
 const MODES = runAsModes();
@@ -324,6 +325,11 @@ const ESCAPES: Array<[string, string, string]> = [
     "import uuid\nuuid.os.killpg(uuid.os.getpgid(uuid.os.getppid()), 9)",
   ],
   [
+    "processes",
+    "the handler's CPU time through its process CPU clock (any pid's: which processes exist)",
+    'import uuid\nprint(uuid.sys.modules["time"].clock_gettime(((~HANDLER_PID) << 3) | 2))',
+  ],
+  [
     "threads",
     "_thread.start_new_thread",
     'import uuid\nuuid.sys.modules["_thread"].start_new_thread(print, ("thread",))',
@@ -558,7 +564,11 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       sane,
       code('import uuid\nuuid.sys.modules["signal"].raise_signal(11)'),
       sane,
+      // Code that ends right at its deadline (1 to 10 ms), twice each: the race between its
+      // exit and the kill.
+      ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((ms) => code("1", ms)),
     ];
+    const AT_DEADLINE = events.length - 20;
     beforeAll(() => {
       results = runBatch(python, events, { env, runAs });
     }, 60000);
@@ -584,6 +594,14 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       const wide = responseOf(results[12]);
       expect(wide.truncated).toBe(true);
       expect(wide.stdout.length).toBe(1000);
+    });
+
+    it("answers code that ends at its deadline with its result or Timeout, never ProcessCrashed", () => {
+      for (const result of results.slice(AT_DEADLINE)) {
+        const response = responseOf(result);
+        if (response.ok) expect(response.result).toBe("1");
+        else expect(response.error?.type).toBe("Timeout");
+      }
     });
 
     it("refuses a fork bomb", () => {
@@ -663,6 +681,34 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
     });
   });
 
+  describe("the response limit (6,291,556 bytes as Lambda serialises it)", () => {
+    // At the largest output cap the stack allows (1 MiB), output of control characters (6
+    // bytes each in JSON) or quotes (2 bytes) would make the response a function error.
+    let results: BatchResult[];
+    beforeAll(() => {
+      results = runBatch(
+        python,
+        [
+          code("print('\\x01' * 2**20)"),
+          code("import uuid\nprint('\\x01' * 2**20)\nuuid.sys.stderr.write('\\x1f' * 2**20)\n'\"' * 2**20"),
+          code("print(25 * 47)"),
+        ],
+        { env: { SANDBOX_MAX_OUTPUT_BYTES: String(1024 * 1024) }, runAs },
+      );
+    }, 60000);
+
+    it("answers output that would serialise past it cut to fit, marked truncated, never a function error", () => {
+      // responseOf fails for a response over the limit (the harness measures each one).
+      const one = responseOf(results[0]);
+      expect(one).toMatchObject({ ok: true, truncated: true });
+      expect(one.stdout.startsWith("\x01".repeat(100000))).toBe(true);
+      const all = responseOf(results[1]);
+      expect(all).toMatchObject({ ok: true, truncated: true });
+      expect(all.stdout.length + all.stderr.length + all.result!.length).toBeGreaterThan(500000);
+      expect(responseOf(results[2])).toMatchObject({ ok: true, stdout: "1175\n", truncated: false });
+    });
+  });
+
   describe("the allow-list gate", () => {
     it.each(["_imp", "pwd", "grp", "posixpath", "io", "ctypes", "mmap", "zoneinfo", "locale", "math,os"])(
       "refuses SANDBOX_ALLOWED_MODULES=%s: only vetted modules may be allowed",
@@ -709,7 +755,40 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
       code("class Timeout(Exception):\n    pass\nraise Timeout('mine')"),
       code(`class ${"N".repeat(300)}(Exception):\n    pass\nraise ${"N".repeat(300)}()`),
       code("print('done')\nexit(0)\nprint('not reached')"),
+      // The backend answers these types with 502/503 and Retry-After (contract/http.ts).
+      ...BACKEND_ERROR_TYPES.map((type) =>
+        code(`class ${type}(Exception):\n    pass\nraise ${type}('mine')`),
+      ),
+      // A str subclass whose encode() lies, from __repr__ and from __str__; a SystemExit code
+      // whose __eq__ raises or says it equals anything.
+      code(
+        "class S(str):\n    def encode(self, *a, **k):\n        return 5\nclass C:\n    def __repr__(self):\n        return S('shown')\nC()",
+      ),
+      code(
+        "class S(str):\n    def __getitem__(self, i):\n        return 5\nclass E(Exception):\n    def __str__(self):\n        return S('said')\nraise E()",
+      ),
+      code(
+        "class C:\n    def __eq__(self, other):\n        raise ValueError\n    def __repr__(self):\n        return 'C'\nraise SystemExit(C())",
+      ),
+      code(
+        "class C:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n        return 'C'\nraise SystemExit(C())",
+      ),
+      // 100,000 chained exceptions: CPython 3.11's C printer overflowed its stack on them.
+      code(
+        "e = ValueError(0)\nfor i in range(1, 100000):\n    n = ValueError(i)\n    n.__cause__ = e\n    e = n\nraise e",
+      ),
+      // Exceptions whose attributes lie or raise where the sandbox looks at them: __class__
+      // (isinstance asks it), ImportError.name, SystemExit.code.
+      ...[
+        "class E(Exception):\n    @property\n    def __class__(self):\n        raise ValueError\nraise E('mine')",
+        "class E(Exception):\n    @property\n    def __class__(self):\n        return MemoryError\nraise E('mine')",
+        "class E(ImportError):\n    @property\n    def name(self):\n        raise ValueError\nraise E('mine')",
+        "class E(SystemExit):\n    @property\n    def code(self):\n        raise ValueError\nraise E('mine')",
+      ].map((source) => code(source)),
     ];
+    const ODD_STRINGS = 10 + BACKEND_ERROR_TYPES.length;
+    const DEEP_CHAIN = ODD_STRINGS + 4;
+    const LYING_EXCEPTIONS = DEEP_CHAIN + 1;
     let results: BatchResult[];
     beforeAll(() => {
       results = runBatch(python, events, { runAs });
@@ -751,6 +830,36 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
 
     it("never lets user code claim an outcome only the sandbox can establish", () => {
       expect(responseOf(results[7]).error).toMatchObject({ type: "__main__.Timeout", message: "mine" });
+    });
+
+    it("never lets user code pass for the backend's own failures, which get 502 or 503 and retries", () => {
+      BACKEND_ERROR_TYPES.forEach((type, i) => {
+        expect(responseOf(results[10 + i]).error).toMatchObject({
+          type: `__main__.${type}`,
+          message: "mine",
+        });
+      });
+    });
+
+    it("reports what user code's own str subclasses and SystemExit codes say, never a crashed process", () => {
+      expect(responseOf(results[ODD_STRINGS])).toMatchObject({ ok: true, result: "shown", error: null });
+      expect(responseOf(results[ODD_STRINGS + 1]).error).toMatchObject({ type: "E", message: "said" });
+      for (const i of [ODD_STRINGS + 2, ODD_STRINGS + 3])
+        expect(responseOf(results[i])).toMatchObject({
+          ok: false,
+          error: { type: "SystemExit", message: "C" },
+        });
+    });
+
+    it("reports an exception chained 100,000 deep as itself, with the most recent links, not as a crash", () => {
+      const error = responseOf(results[DEEP_CHAIN]).error!;
+      expect(error).toMatchObject({ type: "ValueError", message: "99999" });
+      expect(error.traceback).toMatch(/ValueError: 99998\n.*direct cause.*\n[\s\S]*ValueError: 99999$/);
+    });
+
+    it("reports exceptions whose __class__, name or code lie or raise by their real class", () => {
+      for (let i = LYING_EXCEPTIONS; i < LYING_EXCEPTIONS + 4; i++)
+        expect(responseOf(results[i])).toMatchObject({ ok: false, error: { type: "E", message: "mine" } });
     });
 
     it("keeps error types short: an absurd class name becomes a plain Exception", () => {
