@@ -5,6 +5,7 @@
 import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
+  DeleteLogGroupCommand,
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
@@ -18,6 +19,7 @@ import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
+  DeleteSecurityGroupCommand,
   EC2Client,
   RevokeSecurityGroupEgressCommand,
 } from "@aws-sdk/client-ec2";
@@ -305,6 +307,11 @@ export const faults = {
     });
     if (!res.ok) throw new Error(`moto refused the scan results: ${res.status}`);
   },
+  /** Deleted behind Pulumi's back (the function still names it). */
+  securityGroupDeleted: (aws: Clients, d: Deployment) =>
+    aws.ec2.send(new DeleteSecurityGroupCommand({ GroupId: d.securityGroupId })),
+  logGroupMissing: (aws: Clients) =>
+    aws.logs.send(new DeleteLogGroupCommand({ logGroupName: NAMES.logGroup })),
   repositoryMissing: (aws: Clients) =>
     aws.ecr.send(new DeleteRepositoryCommand({ repositoryName: NAMES.repositoryName, force: true })),
 };

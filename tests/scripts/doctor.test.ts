@@ -317,6 +317,70 @@ describe("npm run doctor", () => {
     );
   });
 
+  it("fails function-network, not with a bare error, when the function's security group was deleted: pulumi up --refresh", async () => {
+    await faults.securityGroupDeleted(aws, deployment);
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toMatch(
+      /^expected the function's subnets and security groups to exist, found one deleted: InvalidGroup\.NotFound/,
+    );
+    expect(run.check("function-network").detail).toContain(deployment.securityGroupId);
+    // Without --refresh Pulumi still believes the group exists and recreates nothing.
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --refresh --stack prod /);
+  });
+
+  it("fails function-network when the function names a subnet that no longer exists", async () => {
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        VpcConfig: {
+          SubnetIds: ["subnet-0123456789abcdef0"],
+          SecurityGroupIds: [deployment.securityGroupId],
+        },
+      }),
+    );
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain("InvalidSubnetID.NotFound");
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --refresh --stack <stack> /);
+  });
+
+  it("fails function-logs when the log group is missing though the function just ran (its logs are lost)", async () => {
+    await faults.logGroupMissing(aws);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-logs");
+    expect(run.check("function-logs").detail).toBe(
+      `log group ${NAMES.logGroup} does not exist, though the function just ran: its logs are lost`,
+    );
+    expect(run.check("function-logs").fix).toContain("pulumi up --refresh --stack <stack>");
+    expect(run.check("function-logs").fix).toContain(
+      `aws logs create-log-group --log-group-name ${NAMES.logGroup} --region us-east-1`,
+    );
+  });
+
+  it("skips function-logs when the log group is missing and doctor could not invoke the function", async () => {
+    await faults.logGroupMissing(aws);
+    // A Lambda Invoke endpoint that refuses: no permission to invoke, so the function may never have run.
+    const denied = http.createServer((req, res) => {
+      req.resume().on("end", () => {
+        res.writeHead(403, {
+          "content-type": "application/json",
+          "x-amzn-errortype": "AccessDeniedException",
+        });
+        res.end(JSON.stringify({ Message: "not authorized to perform: lambda:InvokeFunction" }));
+      });
+    });
+    await new Promise<void>((resolve) => denied.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = denied.address() as { port: number };
+      const run = await doctor(FULL(), { invokeUrl: `http://127.0.0.1:${port}` });
+      expectOnly(run, undefined, ["function-invoke", "function-sandbox", "function-logs"]);
+      expect(run.check("function-logs").detail).toContain(`log group ${NAMES.logGroup} does not exist`);
+    } finally {
+      await new Promise((r) => denied.close(r));
+    }
+  });
+
   it("fails invoke-permission when the invoke role has no invoke policy", async () => {
     await faults.invokePolicyMissing(aws);
     const run = await doctor(FULL());
