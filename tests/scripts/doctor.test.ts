@@ -266,6 +266,20 @@ describe("npm run doctor", () => {
     expect(run.check("aws-identity").fix).toContain("AWS_PROFILE");
   });
 
+  it("fails aws-identity with the endpoint to check, not 'give this shell credentials', when AWS does not answer", async () => {
+    const run = await doctor(FULL(), { process: "tsx", env: { AWS_ENDPOINT_URL: "http://127.0.0.1:9" } });
+    expectOnly(
+      run,
+      "aws-identity",
+      IDS.filter((id) => !["aws-identity", "deployment-ready", "backend-ready"].includes(id)),
+    );
+    expect(run.check("aws-identity").detail).toContain("ECONNREFUSED 127.0.0.1:9");
+    expect(run.check("aws-identity").fix).toMatch(
+      /^AWS does not answer from this shell at http:\/\/127\.0\.0\.1:9 \(AWS_ENDPOINT_URL\): /,
+    );
+    expect(run.check("aws-identity").fix).not.toContain("aws configure");
+  });
+
   it("fails function-exists when the function is missing, skips what needs it, and says pulumi up --stack", async () => {
     await faults.functionMissing(aws);
     const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
