@@ -650,6 +650,16 @@ describe("npm run doctor", () => {
     );
   });
 
+  it("skips the deployment checks, never a TypeError, when kubectl prints JSON that is not an object", async () => {
+    const dir = path.join(tmp, `kubectl-null-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "kubectl-get-deployment.out"), "null\n");
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
+    expect(run.check("deployment-ready").detail).toContain("did not print JSON");
+    expect(run.stdout).not.toContain("TypeError");
+  });
+
   it("skips the deployment checks when kubectl may not read the cluster", async () => {
     const run = await doctor(FULL(), { scenario: "forbidden" });
     expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
