@@ -589,6 +589,39 @@ describe("npm run doctor", () => {
     expect(run.check("deployment-ready").fix).not.toContain("kubectl rollout undo");
   });
 
+  it("fails deployment-ready when a pod cannot pull its image, pointing at describe (there are no --previous logs)", async () => {
+    const dir = path.join(tmp, `kubectl-pull-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-pods.out"),
+      JSON.stringify({
+        items: [
+          {
+            metadata: { name: "backend-5c8d7f9b4-qwrtz" },
+            status: {
+              phase: "Pending",
+              containerStatuses: [
+                {
+                  name: "backend",
+                  ready: false,
+                  restartCount: 0,
+                  state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, "deployment-ready");
+    const check = run.check("deployment-ready");
+    expect(check.detail).toContain("pod backend-5c8d7f9b4-qwrtz container backend: ImagePullBackOff");
+    expect(check.fix).toMatch(/^see why: kubectl describe pods -n co-intelligence -l /);
+    expect(check.fix).toContain("npm run rollout -- --stack <stack> --undo");
+    expect(check.fix).not.toContain("--previous");
+  });
+
   it("fails deployment-image when the deployment runs an image from elsewhere", async () => {
     const original = deployment.image;
     deployment.image = "docker.io/library/backend:latest";
