@@ -395,6 +395,28 @@ describe("npm run doctor", () => {
     }
   });
 
+  it("fails function-network when the subnets' route table sends the default route to a NAT gateway", async () => {
+    const nat = await faults.natRoute(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(
+      `route table ${deployment.routeTableId} routes 0.0.0.0/0 -> NAT gateway ${nat}`,
+    );
+    expect(run.check("function-network").fix).toContain(
+      `aws ec2 delete-route --route-table-id ${deployment.routeTableId} --destination-cidr-block 0.0.0.0/0`,
+    );
+  });
+
+  it("fails function-network when the function is given a public subnet (no table of its own: the VPC's main table routes to the internet)", async () => {
+    const { mainRouteTableId, igw } = await faults.publicSubnet(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(
+      `route table ${mainRouteTableId} routes 0.0.0.0/0 -> internet gateway ${igw}`,
+    );
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --stack <stack> /);
+  });
+
   it("fails invoke-permission when the invoke role has no invoke policy", async () => {
     await faults.invokePolicyMissing(aws);
     const run = await doctor(FULL());
