@@ -22,6 +22,14 @@ export const deploymentReady: Check<DoctorContext> = {
     const dep = lookup.value;
     const wanted = dep.spec?.replicas ?? 1;
     const ready = dep.status?.readyReplicas ?? 0;
+    // 0/0 is "all ready" to arithmetic, but nothing serves the chat, and the autoscaler does
+    // not scale a deployment up from 0. The stack leaves replicas to the autoscaler, so
+    // pulumi up would not restore them either.
+    if (wanted === 0)
+      return fail(
+        `expected at least one replica, found ${namespace}/${deploymentName} scaled to 0: no pod serves the chat, and the autoscaler does not scale up from 0`,
+        `${command("kubectl", "scale", `deployment/${deploymentName}`, "-n", namespace, "--replicas=2")}   (the stack's co-intelligence:minReplicas; the autoscaler takes over from there)`,
+      );
     const problems: string[] = [];
     if (ready < wanted) problems.push(`${ready}/${wanted} replicas ready`);
     const selector = labelSelector(dep);

@@ -644,6 +644,33 @@ describe("npm run doctor", () => {
     expect(check.fix).not.toContain("--previous");
   });
 
+  it("fails deployment-ready when the deployment is scaled to 0 (0/0 ready, nothing serves), with kubectl scale", async () => {
+    const dir = path.join(tmp, `kubectl-zero-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-deployment.out"),
+      JSON.stringify({
+        metadata: { name: "backend", namespace: "co-intelligence" },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { "app.kubernetes.io/name": "backend" } },
+          template: { spec: { containers: [{ name: "backend", image: deployment.image }] } },
+        },
+        status: { observedGeneration: 4 },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-pods.out"),
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: [] }),
+    );
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, "deployment-ready");
+    expect(run.check("deployment-ready").detail).toContain("co-intelligence/backend scaled to 0");
+    expect(run.check("deployment-ready").fix).toMatch(
+      /^kubectl scale deployment\/backend -n co-intelligence --replicas=2 /,
+    );
+  });
+
   it("fails deployment-image when the deployment runs an image from elsewhere", async () => {
     const original = deployment.image;
     deployment.image = "docker.io/library/backend:latest";
