@@ -124,11 +124,16 @@ export class Kubectl {
       if (/NotFound|not found/i.test(reason) && !NO_ACCESS.test(reason)) return { status: "missing", reason };
       return { status: "unavailable", reason: `kubectl cannot read the cluster: ${reason}` };
     }
+    let parsed: unknown;
     try {
-      return { status: "ok", value: JSON.parse(result.stdout) as T };
+      parsed = JSON.parse(result.stdout);
     } catch {
-      return { status: "unavailable", reason: `kubectl get ${args.join(" ")} did not print JSON` };
+      parsed = undefined;
     }
+    // Every `get -o json` answers one object; anything else (`null`, a list) is not an answer to read.
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+      return { status: "unavailable", reason: `kubectl get ${args.join(" ")} did not print JSON` };
+    return { status: "ok", value: parsed as T };
   }
 
   deployment(namespace: string, name: string): Promise<KubeLookup<KubeDeployment>> {

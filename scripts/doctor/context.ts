@@ -36,6 +36,8 @@ export interface DoctorContext {
     fn?: FunctionConfiguration;
     reservedConcurrency?: number;
     repository?: Repository;
+    /** function-invoke got an answer: the function ran, so it has logged. */
+    invoked?: boolean;
     /** The deployment as kubectl reports it, looked up once. */
     deployment?: Promise<DoctorLookup<KubeDeployment>>;
   };

@@ -23,6 +23,10 @@ const RANGES = {
   [SANDBOX_ENV.memoryMb]: SANDBOX_LIMITS.memoryMb,
 } as const;
 
+/** Network errors: the request never got an answer. */
+const UNREACHABLE =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|TimeoutError)$/;
+
 export const awsIdentity: Check<DoctorContext> = {
   id: "aws-identity",
   title: "AWS credentials work",
@@ -32,6 +36,15 @@ export const awsIdentity: Check<DoctorContext> = {
       ctx.found.account = me.Account;
       return pass(`${me.Arn} (account ${me.Account}, region ${ctx.targets.region})`);
     } catch (err) {
+      // No answer at all is not a credentials problem: new credentials would not help.
+      if (UNREACHABLE.test(awsErrorName(err))) {
+        const endpoint = ctx.env.AWS_ENDPOINT_URL_STS || ctx.env.AWS_ENDPOINT_URL;
+        return fail(
+          `STS GetCallerIdentity failed: ${errorLine(err)}`,
+          `AWS does not answer from this shell${endpoint ? ` at ${endpoint} (AWS_ENDPOINT_URL${ctx.env.AWS_ENDPOINT_URL_STS ? "_STS" : ""})` : ""}: ` +
+            "check the network and the endpoint settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS), then: aws sts get-caller-identity",
+        );
+      }
       return fail(
         `STS GetCallerIdentity failed: ${errorLine(err)}`,
         "give this shell AWS credentials: `aws configure`, or `export AWS_PROFILE=NAME` (`aws sso login --profile NAME` for SSO); check with `aws sts get-caller-identity`",

@@ -17,6 +17,7 @@ type InvokeResult = { kind: "answer"; response: SandboxAnswer } | { kind: "probl
 async function invoke(ctx: DoctorContext, code: string): Promise<InvokeResult> {
   try {
     const invocation = await invokeSandbox(ctx.aws.invoke, ctx.targets.functionName, code);
+    ctx.found.invoked = true;
     if (invocation.kind === "answer") return { kind: "answer", response: invocation.answer };
     return {
       kind: "problem",

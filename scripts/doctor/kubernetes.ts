@@ -22,6 +22,14 @@ export const deploymentReady: Check<DoctorContext> = {
     const dep = lookup.value;
     const wanted = dep.spec?.replicas ?? 1;
     const ready = dep.status?.readyReplicas ?? 0;
+    // 0/0 is "all ready" to arithmetic, but nothing serves the chat, and the autoscaler does
+    // not scale a deployment up from 0. The stack leaves replicas to the autoscaler, so
+    // pulumi up would not restore them either.
+    if (wanted === 0)
+      return fail(
+        `expected at least one replica, found ${namespace}/${deploymentName} scaled to 0: no pod serves the chat, and the autoscaler does not scale up from 0`,
+        `${command("kubectl", "scale", `deployment/${deploymentName}`, "-n", namespace, "--replicas=2")}   (the stack's co-intelligence:minReplicas; the autoscaler takes over from there)`,
+      );
     const problems: string[] = [];
     if (ready < wanted) problems.push(`${ready}/${wanted} replicas ready`);
     const selector = labelSelector(dep);
@@ -38,10 +46,24 @@ export const deploymentReady: Check<DoctorContext> = {
         `${ready}/${wanted} replicas ready in ${namespace}/${deploymentName}${metrics ? `; ${metrics}` : ""}`,
       );
     if (metrics) problems.push(metrics);
-    const looping = problems.some((p) => /CrashLoopBackOff|restarts/.test(p));
+    // A container that ran and died has logs to read; one whose image cannot be pulled never ran
+    // (every stuck pod's problem says "(N restarts", so that alone does not mean it looped).
+    const looping = problems.some((p) => /CrashLoopBackOff|not ready after \d+ restarts/.test(p));
+    const unpullable = problems.some((p) => /ImagePullBackOff|ErrImagePull|InvalidImageName/.test(p));
+    const describe = command(
+      "kubectl",
+      "describe",
+      "pods",
+      "-n",
+      namespace,
+      "-l",
+      selector ?? `app=${deploymentName}`,
+    );
     const fix = looping
       ? `see why: ${command("kubectl", "logs", `deployment/${deploymentName}`, "-n", namespace, "--previous")}   then go back to the last good image: ${ctx.fix.rollout} --undo   (or roll out a fixed one: ${ctx.fix.updateBackend})`
-      : `see why: ${command("kubectl", "describe", "pods", "-n", namespace, "-l", selector ?? `app=${deploymentName}`)}   (then: ${ctx.fix.rollout})`;
+      : unpullable
+        ? `see why: ${describe}   (the nodes cannot pull the image: is it in the repository, may they read it?); then go back to the last good image: ${ctx.fix.rollout} --undo   (or push and roll out one: ${ctx.fix.updateBackend})`
+        : `see why: ${describe}   (then: ${ctx.fix.rollout})`;
     return fail(
       `expected ${wanted}/${wanted} ready and no pod restarting in a loop (${RESTART_LOOP} restarts), found: ${problems.join("; ")}`,
       fix,

@@ -80,6 +80,12 @@ export const functionLogs: Check<DoctorContext> = {
       }
     } catch (err) {
       if (awsErrorName(err) === "ResourceNotFoundException") {
+        // The function just answered function-invoke, so it has written logs: they went nowhere.
+        if (ctx.found.invoked)
+          return fail(
+            `log group ${group} does not exist, though the function just ran: its logs are lost`,
+            `pulumi up --refresh --stack ${ctx.targets.stack ?? "<stack>"}   (recreates the stack's log group; or now: ${command("aws", "logs", "create-log-group", "--log-group-name", group, "--region", ctx.targets.region)})`,
+          );
         return skip(
           `log group ${group} does not exist (the function has not logged yet, or logs go elsewhere)`,
         );

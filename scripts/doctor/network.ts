@@ -11,9 +11,24 @@ import {
   Route,
   RouteTable,
 } from "@aws-sdk/client-ec2";
-import { Check, fail, pass } from "../lib/report";
+import { awsErrorName } from "../adapters/aws";
+import { errorLine } from "../lib/cli";
+import { Check, Outcome, fail, pass } from "../lib/report";
 import { DoctorContext } from "./context";
 import { command } from "../lib/shell";
+
+/** EC2's answers for a subnet or security group the function names that no longer exists. */
+const GONE = /^(InvalidSubnetID|InvalidSubnet|InvalidGroup|InvalidGroupId)\.(NotFound|Malformed)$/;
+
+/** A subnet or security group of the function was deleted: its network is not the stack's any more. */
+function gone(ctx: DoctorContext, err: unknown): Outcome | undefined {
+  if (!GONE.test(awsErrorName(err))) return undefined;
+  return fail(
+    `expected the function's subnets and security groups to exist, found one deleted: ${errorLine(err)}`,
+    // --refresh: without it Pulumi still believes the deleted resource exists and recreates nothing.
+    `pulumi up --refresh --stack ${ctx.targets.stack ?? "<stack>"}   (SandboxFunction recreates its isolated subnets and security group and reattaches the function)`,
+  );
+}
 
 /** Why a route leaves the VPC, or undefined when it stays inside. */
 export function leavingRoute(route: Route): string | undefined {
@@ -102,7 +117,14 @@ export const functionNetwork: Check<DoctorContext> = {
     }
     const problems: string[] = [];
     const fixes: string[] = [];
-    const tables = await routeTablesFor(ctx, subnetIds);
+    let tables: Map<string, RouteTable>;
+    try {
+      tables = await routeTablesFor(ctx, subnetIds);
+    } catch (err) {
+      const outcome = gone(ctx, err);
+      if (outcome) return outcome;
+      throw err;
+    }
     for (const table of tables.values()) {
       for (const route of table.Routes ?? []) {
         const why = leavingRoute(route);
@@ -120,7 +142,14 @@ export const functionNetwork: Check<DoctorContext> = {
     }
     if (groupIds.length === 0) problems.push("no security group attached");
     else {
-      const groups = await ctx.aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groupIds }));
+      let groups;
+      try {
+        groups = await ctx.aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groupIds }));
+      } catch (err) {
+        const outcome = gone(ctx, err);
+        if (outcome) return outcome;
+        throw err;
+      }
       for (const group of groups.SecurityGroups ?? []) {
         for (const rule of group.IpPermissionsEgress ?? []) {
           problems.push(`security group ${group.GroupId} allows egress: ${describeRule(rule)}`);

@@ -3,10 +3,10 @@
 // sandbox (/api/execute, or the function itself with --function). --junit FILE for CI.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { LambdaClient } from "@aws-sdk/client-lambda";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { DEFAULT_ALLOWED_MODULES, MODULE_NAME, splitModuleList } from "../../contract/sandbox-modules";
 import { SANDBOX_ENV } from "../../contract/sandbox";
-import { lambdaInvokeClient } from "../adapters/aws";
+import { lambdaInvokeClient, makeClient } from "../adapters/aws";
 import { chat, executeViaBackend } from "../adapters/backend-http";
 import { invokeSandbox } from "../adapters/lambda";
 import {
@@ -14,9 +14,11 @@ import {
   UsageError,
   helpText,
   parseFlags,
+  errorLine,
   resolveTargets,
   runCommand,
   type FlagSpecs,
+  type Targets,
 } from "../lib/cli";
 import { printReport, renderJunit, runChecks } from "../lib/report";
 import { terminalSafe } from "../lib/terminal-safe";
@@ -39,7 +41,7 @@ const FLAGS = {
   modules: {
     kind: "value",
     arg: "A,B,...",
-    help: "allowed modules to check (env SANDBOX_ALLOWED_MODULES, else the contract's 15)",
+    help: "allowed modules to check (env SANDBOX_ALLOWED_MODULES, else the function's own when --function or --stack names it, else the contract's 15)",
   },
   junit: {
     kind: "value",
@@ -85,6 +87,39 @@ function parseModules(raw: string | undefined): string[] {
   return modules;
 }
 
+/**
+ * The allow-list smoke checks: --modules, else SANDBOX_ALLOWED_MODULES, else, when the function
+ * is named (--function, --stack, CODE_EXECUTOR_FUNCTION), the function's own (a stack may set
+ * co-intelligence:allowedModules to another list), else the contract's 15.
+ */
+async function allowedModules(
+  given: string | undefined,
+  targets: Targets,
+  functionNamed: boolean,
+): Promise<string[]> {
+  if (given !== undefined || !functionNamed) return parseModules(given);
+  const name = targets.functionName;
+  try {
+    const fn = await makeClient(LambdaClient, { region: targets.region }).send(
+      new GetFunctionConfigurationCommand({ FunctionName: name }),
+      { abortSignal: AbortSignal.timeout(15_000) },
+    );
+    const raw = fn.Environment?.Variables?.[SANDBOX_ENV.allowedModules];
+    const modules = raw === undefined ? [] : splitModuleList(raw).filter((m) => MODULE_NAME.test(m));
+    if (modules.length > 0) {
+      process.stderr.write(
+        `smoke: modules from ${name}'s ${SANDBOX_ENV.allowedModules}: ${modules.join(",")}\n`,
+      );
+      return modules;
+    }
+  } catch (err) {
+    process.stderr.write(
+      `smoke: could not read ${name}'s ${SANDBOX_ENV.allowedModules} (${terminalSafe(errorLine(err))}); checking the contract's default modules (or pass --modules)\n`,
+    );
+  }
+  return [...DEFAULT_ALLOWED_MODULES];
+}
+
 async function main(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, COMMAND);
   if (flags.switches.has("help")) {
@@ -100,7 +135,6 @@ async function main(argv: string[]): Promise<number> {
       COMMAND,
     );
   }
-  const modules = parseModules(flags.values.modules ?? process.env[SANDBOX_ENV.allowedModules]);
   const deadlineText = flags.values.deadline ?? DEFAULT_DEADLINE;
   const deadline = /^(\d+)(s|m|h)$/.exec(deadlineText);
   if (!deadline || Number(deadline[1]) === 0) {
@@ -111,6 +145,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const deadlineMs =
     Number(deadline[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[deadline[2] as "s" | "m" | "h"];
+  const modules = await allowedModules(
+    flags.values.modules ?? process.env[SANDBOX_ENV.allowedModules],
+    targets,
+    flags.values.function !== undefined ||
+      targets.stack !== undefined ||
+      !!process.env.CODE_EXECUTOR_FUNCTION,
+  );
   const token = process.env.API_TOKEN || undefined;
   const backend = targets.url === undefined ? undefined : { url: targets.url, ...(token ? { token } : {}) };
   const lambda = direct ? lambdaInvokeClient(targets.region) : undefined;

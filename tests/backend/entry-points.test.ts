@@ -56,6 +56,74 @@ describe("backend/Dockerfile", () => {
   });
 });
 
+/**
+ * Whether Docker leaves `file` out of the build context under these .dockerignore rules: each
+ * pattern (a `!` one re-includes) matches the path or one of its parent directories, `**` any
+ * number of directories, `*` and `?` within one; the last matching rule wins.
+ */
+function dockerignored(rules: string[], file: string): boolean {
+  let excluded = false;
+  for (const rule of rules) {
+    const negate = rule.startsWith("!");
+    const pattern = path.posix.normalize(negate ? rule.slice(1) : rule).replace(/\/$/, "");
+    const segments = pattern.split("/");
+    const body = segments
+      .map((seg, i) => {
+        const last = i === segments.length - 1;
+        if (seg === "**") return last ? ".*" : "(?:.*/)?";
+        const glob = seg
+          .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, "[^/]*")
+          .replace(/\?/g, "[^/]");
+        return last ? glob : `${glob}/`;
+      })
+      .join("");
+    const re = new RegExp(`^${body}$`);
+    const parts = file.split("/");
+    const matches = parts.some((_, i) => re.test(parts.slice(0, i + 1).join("/")));
+    if (matches) excluded = !negate;
+  }
+  return excluded;
+}
+
+describe("the image's build context (.dockerignore)", () => {
+  const rules = readFileSync(path.join(ROOT, ".dockerignore"), "utf8")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+
+  it("sends what backend/Dockerfile copies", () => {
+    for (const file of [
+      "package.json",
+      "package-lock.json",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "backend/server.ts",
+      "backend/public/index.html",
+      "contract/http.ts",
+    ])
+      expect([file, dockerignored(rules, file)]).toEqual([file, false]);
+  });
+
+  it("sends no secret and no local install, even inside the directories it sends", () => {
+    for (const file of [
+      ".env",
+      "backend/.env",
+      "backend/.env.local",
+      "contract/.env",
+      "backend/tls/server.key",
+      "backend/tls/server.pem",
+      "node_modules/fastify/package.json",
+      "backend/node_modules/x/index.js",
+      "backend/dist/server.js",
+      "lambda/handler.py",
+      "stacks/Pulumi.prod.yaml",
+      ".git/config",
+    ])
+      expect([file, dockerignored(rules, file)]).toEqual([file, true]);
+  });
+});
+
 /** The local addresses the process listens on for `port`, from the kernel's own tables. */
 function listeningAddresses(port: number): string[] {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");

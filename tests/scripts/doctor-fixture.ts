@@ -5,19 +5,24 @@
 import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
+  DeleteLogGroupCommand,
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import {
+  AllocateAddressCommand,
   AssociateRouteTableCommand,
   AuthorizeSecurityGroupEgressCommand,
   CreateInternetGatewayCommand,
+  CreateNatGatewayCommand,
   AttachInternetGatewayCommand,
   CreateRouteCommand,
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
+  DescribeRouteTablesCommand,
+  DeleteSecurityGroupCommand,
   EC2Client,
   RevokeSecurityGroupEgressCommand,
 } from "@aws-sdk/client-ec2";
@@ -268,6 +273,55 @@ export const faults = {
     );
     return igw;
   },
+  /** A NAT gateway (in some subnet of the VPC) as the default route of the function's subnets. */
+  natRoute: async (aws: Clients, d: Deployment) => {
+    const subnet = (
+      await aws.ec2.send(new CreateSubnetCommand({ VpcId: d.vpcId, CidrBlock: "10.20.100.0/24" }))
+    ).Subnet!.SubnetId!;
+    const { AllocationId } = await aws.ec2.send(new AllocateAddressCommand({ Domain: "vpc" }));
+    const nat = (await aws.ec2.send(new CreateNatGatewayCommand({ SubnetId: subnet, AllocationId })))
+      .NatGateway!.NatGatewayId!;
+    await aws.ec2.send(
+      new CreateRouteCommand({
+        RouteTableId: d.routeTableId,
+        DestinationCidrBlock: "0.0.0.0/0",
+        NatGatewayId: nat,
+      }),
+    );
+    return nat;
+  },
+  /**
+   * The function moved to a public subnet: one without a route table of its own, so it uses the
+   * VPC's main route table, which routes to an internet gateway.
+   */
+  publicSubnet: async (aws: Clients, d: Deployment) => {
+    const subnet = (
+      await aws.ec2.send(new CreateSubnetCommand({ VpcId: d.vpcId, CidrBlock: "10.20.200.0/24" }))
+    ).Subnet!.SubnetId!;
+    const main = (
+      await aws.ec2.send(
+        new DescribeRouteTablesCommand({
+          Filters: [
+            { Name: "vpc-id", Values: [d.vpcId] },
+            { Name: "association.main", Values: ["true"] },
+          ],
+        }),
+      )
+    ).RouteTables![0]!.RouteTableId!;
+    const igw = (await aws.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!
+      .InternetGatewayId!;
+    await aws.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: d.vpcId }));
+    await aws.ec2.send(
+      new CreateRouteCommand({ RouteTableId: main, DestinationCidrBlock: "0.0.0.0/0", GatewayId: igw }),
+    );
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        VpcConfig: { SubnetIds: [subnet], SecurityGroupIds: [d.securityGroupId] },
+      }),
+    );
+    return { mainRouteTableId: main, igw };
+  },
   invokePolicyMissing: (aws: Clients) =>
     aws.iam.send(
       new DeleteRolePolicyCommand({ RoleName: NAMES.invokeRoleName, PolicyName: NAMES.invokePolicyName }),
@@ -305,6 +359,11 @@ export const faults = {
     });
     if (!res.ok) throw new Error(`moto refused the scan results: ${res.status}`);
   },
+  /** Deleted behind Pulumi's back (the function still names it). */
+  securityGroupDeleted: (aws: Clients, d: Deployment) =>
+    aws.ec2.send(new DeleteSecurityGroupCommand({ GroupId: d.securityGroupId })),
+  logGroupMissing: (aws: Clients) =>
+    aws.logs.send(new DeleteLogGroupCommand({ logGroupName: NAMES.logGroup })),
   repositoryMissing: (aws: Clients) =>
     aws.ecr.send(new DeleteRepositoryCommand({ repositoryName: NAMES.repositoryName, force: true })),
 };

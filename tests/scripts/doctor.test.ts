@@ -266,6 +266,20 @@ describe("npm run doctor", () => {
     expect(run.check("aws-identity").fix).toContain("AWS_PROFILE");
   });
 
+  it("fails aws-identity with the endpoint to check, not 'give this shell credentials', when AWS does not answer", async () => {
+    const run = await doctor(FULL(), { process: "tsx", env: { AWS_ENDPOINT_URL: "http://127.0.0.1:9" } });
+    expectOnly(
+      run,
+      "aws-identity",
+      IDS.filter((id) => !["aws-identity", "deployment-ready", "backend-ready"].includes(id)),
+    );
+    expect(run.check("aws-identity").detail).toContain("ECONNREFUSED 127.0.0.1:9");
+    expect(run.check("aws-identity").fix).toMatch(
+      /^AWS does not answer from this shell at http:\/\/127\.0\.0\.1:9 \(AWS_ENDPOINT_URL\): /,
+    );
+    expect(run.check("aws-identity").fix).not.toContain("aws configure");
+  });
+
   it("fails function-exists when the function is missing, skips what needs it, and says pulumi up --stack", async () => {
     await faults.functionMissing(aws);
     const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
@@ -315,6 +329,92 @@ describe("npm run doctor", () => {
     expect(run.check("function-network").fix).toContain(
       `aws ec2 delete-route --route-table-id ${deployment.routeTableId} --destination-cidr-block 0.0.0.0/0`,
     );
+  });
+
+  it("fails function-network, not with a bare error, when the function's security group was deleted: pulumi up --refresh", async () => {
+    await faults.securityGroupDeleted(aws, deployment);
+    const run = await doctor(["--stack", "prod", ...FULL()], { pulumi: true });
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toMatch(
+      /^expected the function's subnets and security groups to exist, found one deleted: InvalidGroup\.NotFound/,
+    );
+    expect(run.check("function-network").detail).toContain(deployment.securityGroupId);
+    // Without --refresh Pulumi still believes the group exists and recreates nothing.
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --refresh --stack prod /);
+  });
+
+  it("fails function-network when the function names a subnet that no longer exists", async () => {
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        VpcConfig: {
+          SubnetIds: ["subnet-0123456789abcdef0"],
+          SecurityGroupIds: [deployment.securityGroupId],
+        },
+      }),
+    );
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain("InvalidSubnetID.NotFound");
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --refresh --stack <stack> /);
+  });
+
+  it("fails function-logs when the log group is missing though the function just ran (its logs are lost)", async () => {
+    await faults.logGroupMissing(aws);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-logs");
+    expect(run.check("function-logs").detail).toBe(
+      `log group ${NAMES.logGroup} does not exist, though the function just ran: its logs are lost`,
+    );
+    expect(run.check("function-logs").fix).toContain("pulumi up --refresh --stack <stack>");
+    expect(run.check("function-logs").fix).toContain(
+      `aws logs create-log-group --log-group-name ${NAMES.logGroup} --region us-east-1`,
+    );
+  });
+
+  it("skips function-logs when the log group is missing and doctor could not invoke the function", async () => {
+    await faults.logGroupMissing(aws);
+    // A Lambda Invoke endpoint that refuses: no permission to invoke, so the function may never have run.
+    const denied = http.createServer((req, res) => {
+      req.resume().on("end", () => {
+        res.writeHead(403, {
+          "content-type": "application/json",
+          "x-amzn-errortype": "AccessDeniedException",
+        });
+        res.end(JSON.stringify({ Message: "not authorized to perform: lambda:InvokeFunction" }));
+      });
+    });
+    await new Promise<void>((resolve) => denied.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = denied.address() as { port: number };
+      const run = await doctor(FULL(), { invokeUrl: `http://127.0.0.1:${port}` });
+      expectOnly(run, undefined, ["function-invoke", "function-sandbox", "function-logs"]);
+      expect(run.check("function-logs").detail).toContain(`log group ${NAMES.logGroup} does not exist`);
+    } finally {
+      await new Promise((r) => denied.close(r));
+    }
+  });
+
+  it("fails function-network when the subnets' route table sends the default route to a NAT gateway", async () => {
+    const nat = await faults.natRoute(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(
+      `route table ${deployment.routeTableId} routes 0.0.0.0/0 -> NAT gateway ${nat}`,
+    );
+    expect(run.check("function-network").fix).toContain(
+      `aws ec2 delete-route --route-table-id ${deployment.routeTableId} --destination-cidr-block 0.0.0.0/0`,
+    );
+  });
+
+  it("fails function-network when the function is given a public subnet (no table of its own: the VPC's main table routes to the internet)", async () => {
+    const { mainRouteTableId, igw } = await faults.publicSubnet(aws, deployment);
+    const run = await doctor(FULL());
+    expectOnly(run, "function-network");
+    expect(run.check("function-network").detail).toContain(
+      `route table ${mainRouteTableId} routes 0.0.0.0/0 -> internet gateway ${igw}`,
+    );
+    expect(run.check("function-network").fix).toMatch(/^pulumi up --stack <stack> /);
   });
 
   it("fails invoke-permission when the invoke role has no invoke policy", async () => {
@@ -511,6 +611,66 @@ describe("npm run doctor", () => {
     expect(run.check("deployment-ready").fix).not.toContain("kubectl rollout undo");
   });
 
+  it("fails deployment-ready when a pod cannot pull its image, pointing at describe (there are no --previous logs)", async () => {
+    const dir = path.join(tmp, `kubectl-pull-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-pods.out"),
+      JSON.stringify({
+        items: [
+          {
+            metadata: { name: "backend-5c8d7f9b4-qwrtz" },
+            status: {
+              phase: "Pending",
+              containerStatuses: [
+                {
+                  name: "backend",
+                  ready: false,
+                  restartCount: 0,
+                  state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, "deployment-ready");
+    const check = run.check("deployment-ready");
+    expect(check.detail).toContain("pod backend-5c8d7f9b4-qwrtz container backend: ImagePullBackOff");
+    expect(check.fix).toMatch(/^see why: kubectl describe pods -n co-intelligence -l /);
+    expect(check.fix).toContain("npm run rollout -- --stack <stack> --undo");
+    expect(check.fix).not.toContain("--previous");
+  });
+
+  it("fails deployment-ready when the deployment is scaled to 0 (0/0 ready, nothing serves), with kubectl scale", async () => {
+    const dir = path.join(tmp, `kubectl-zero-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-deployment.out"),
+      JSON.stringify({
+        metadata: { name: "backend", namespace: "co-intelligence" },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { "app.kubernetes.io/name": "backend" } },
+          template: { spec: { containers: [{ name: "backend", image: deployment.image }] } },
+        },
+        status: { observedGeneration: 4 },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dir, "kubectl-get-pods.out"),
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: [] }),
+    );
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, "deployment-ready");
+    expect(run.check("deployment-ready").detail).toContain("co-intelligence/backend scaled to 0");
+    expect(run.check("deployment-ready").fix).toMatch(
+      /^kubectl scale deployment\/backend -n co-intelligence --replicas=2 /,
+    );
+  });
+
   it("fails deployment-image when the deployment runs an image from elsewhere", async () => {
     const original = deployment.image;
     deployment.image = "docker.io/library/backend:latest";
@@ -570,6 +730,16 @@ describe("npm run doctor", () => {
     expect(run.check("deployment-ready").detail).toContain(
       "the autoscaler cannot scale: the metrics API (v1beta1.metrics.k8s.io) is missing; install metrics-server",
     );
+  });
+
+  it("skips the deployment checks, never a TypeError, when kubectl prints JSON that is not an object", async () => {
+    const dir = path.join(tmp, `kubectl-null-${Date.now()}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "kubectl-get-deployment.out"), "null\n");
+    const run = await doctor(FULL(), { env: { STUB_DIR: dir } });
+    expectOnly(run, undefined, ["ecr-image", "deployment-ready", "deployment-image"]);
+    expect(run.check("deployment-ready").detail).toContain("did not print JSON");
+    expect(run.stdout).not.toContain("TypeError");
   });
 
   it("skips the deployment checks when kubectl may not read the cluster", async () => {

@@ -10,6 +10,9 @@ import type { LocalSandbox } from "../../dev/local-lambda/server";
 import { startSandbox, startStack, type Stack } from "../backend/harness";
 import { seedBrain, type FakeScript } from "../../dev/fakes/gemini";
 import { jsonOf, runScript, scratchDir } from "./deploy-harness";
+import { startMoto, type Moto } from "../helpers/moto";
+import { NAMES, SANDBOX_ENV, clientsFor, healthyDeployment } from "./doctor-fixture";
+import { UpdateFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 
 interface SmokeReport {
   ok: boolean;
@@ -281,5 +284,62 @@ describe("npm run smoke, other ways in", () => {
     expect(run.stdout).toContain(
       "example: npm run smoke -- --url https://chat.example.com --junit smoke-junit.xml",
     );
+  });
+});
+
+describe("npm run smoke checks the modules the function itself allows", () => {
+  let moto: Moto;
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(() => moto?.stop());
+
+  // The function's configuration from moto (AWS_ENDPOINT_URL), its invokes to the real local sandbox.
+  const smoke = (args: string[]) =>
+    runScript("smoke", [...args, "--json"], {
+      env: { ...moto.env, AWS_ENDPOINT_URL_LAMBDA_INVOKE: sandbox.url },
+    });
+  const executeIds = (report: SmokeReport) =>
+    report.checks.map((c) => c.id).filter((id) => id.startsWith("execute-"));
+
+  it("reads SANDBOX_ALLOWED_MODULES of the function it names: a stack's shorter allow-list is not a failure", async () => {
+    await moto.reset();
+    const aws = clientsFor(moto.endpoint);
+    await healthyDeployment(aws);
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        Environment: { Variables: { ...SANDBOX_ENV, SANDBOX_ALLOWED_MODULES: "math,json,statistics" } },
+      }),
+    );
+    const run = await smoke(["--function", NAMES.functionName]);
+    const report = jsonOf<SmokeReport>(run);
+    expect(executeIds(report)).toEqual(["execute-math", "execute-json", "execute-statistics"]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(
+      `smoke: modules from ${NAMES.functionName}'s SANDBOX_ALLOWED_MODULES: math,json,statistics`,
+    );
+  });
+
+  it("checks the contract's 15 when the function leaves SANDBOX_ALLOWED_MODULES unset (its default)", async () => {
+    await moto.reset();
+    const aws = clientsFor(moto.endpoint);
+    await healthyDeployment(aws);
+    await aws.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: NAMES.functionName,
+        Environment: { Variables: { SANDBOX_TIMEOUT_MS: "30000" } },
+      }),
+    );
+    const run = await smoke(["--function", NAMES.functionName]);
+    expect(executeIds(jsonOf<SmokeReport>(run))).toEqual(MODULES.map((m) => `execute-${m}`));
+    expect(run.status).toBe(0);
+  });
+
+  it("--modules still wins over the function's list", async () => {
+    await moto.reset();
+    await healthyDeployment(clientsFor(moto.endpoint));
+    const run = await smoke(["--function", NAMES.functionName, "--modules", "math"]);
+    expect(executeIds(jsonOf<SmokeReport>(run))).toEqual(["execute-math"]);
   });
 });
