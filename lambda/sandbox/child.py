@@ -30,6 +30,9 @@ CODE_MARKER = b"C"  # the parent's message is CODE_MARKER + UTF-8 code
 NOBODY = 65534
 MAX_MESSAGE_CHARS = 4096
 MAX_TRACEBACK_CHARS = 16384
+# The error types the child itself gives (above); a user exception class of the same name is
+# reported as __main__.<name>.
+CHILD_VERDICT_TYPES = frozenset({"MemoryLimit", "ModuleNotAllowed", "OperationNotAllowed"})
 MAX_CHAIN_LINKS = 100  # within the printer's own recursion limit (3.12+), far inside its C stack (3.11)
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 # The tokenizer's line breaks (universal newlines), unlike str.splitlines, which also breaks
@@ -359,7 +362,12 @@ def error_type_of(exc: BaseException) -> str:
     except BaseException:
         return "Exception"
     # A class name the response can carry (see protocol.ERROR_TYPE_SHAPE); else the base name.
-    return name if type(name) is str and protocol.clean_error_type(name) is not None else "Exception"
+    if type(name) is not str or protocol.clean_error_type(name) is None:
+        return "Exception"
+    # A user class named like one of the sandbox's own verdicts is not that verdict (a
+    # `class MemoryLimit(Exception)` did not hit the memory limit): qualified, as the parent
+    # qualifies the types only it can establish.
+    return "__main__." + name if name in CHILD_VERDICT_TYPES else name
 
 
 def _outside_allow_list(exc: BaseException, allowed_modules: Tuple[str, ...]) -> Optional[str]:

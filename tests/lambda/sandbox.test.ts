@@ -744,6 +744,7 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
   });
 
   describe("what users see", () => {
+    const CHILD_VERDICT_TYPES = ["MemoryLimit", "ModuleNotAllowed", "OperationNotAllowed"];
     const events = [
       code("e = ValueError('bad value')\ne.add_note('checked the input twice')\nraise e"),
       code("raise ExceptionGroup('two problems', [ValueError('first'), TypeError('second')])"),
@@ -785,6 +786,10 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
         "class E(ImportError):\n    @property\n    def name(self):\n        raise ValueError\nraise E('mine')",
         "class E(SystemExit):\n    @property\n    def code(self):\n        raise ValueError\nraise E('mine')",
       ].map((source) => code(source)),
+      // User classes named like the sandbox's own verdicts (MemoryLimit only with evidence).
+      ...CHILD_VERDICT_TYPES.map((type) =>
+        code(`class ${type}(Exception):\n    pass\nraise ${type}('mine')`),
+      ),
     ];
     const ODD_STRINGS = 10 + BACKEND_ERROR_TYPES.length;
     const DEEP_CHAIN = ODD_STRINGS + 4;
@@ -830,6 +835,15 @@ describe.each(RUNS)("sandbox on CPython %s %s", (_version, _label, python, runAs
 
     it("never lets user code claim an outcome only the sandbox can establish", () => {
       expect(responseOf(results[7]).error).toMatchObject({ type: "__main__.Timeout", message: "mine" });
+    });
+
+    it("never lets a user class pass for the sandbox's own verdicts (MemoryLimit, ModuleNotAllowed, OperationNotAllowed)", () => {
+      CHILD_VERDICT_TYPES.forEach((type, i) => {
+        expect(responseOf(results[DEEP_CHAIN + 5 + i]).error).toMatchObject({
+          type: `__main__.${type}`,
+          message: "mine",
+        });
+      });
     });
 
     it("never lets user code pass for the backend's own failures, which get 502 or 503 and retries", () => {
