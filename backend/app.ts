@@ -173,6 +173,26 @@ export function buildApp(config: BackendConfig, overrides: AppOverrides = {}): F
     );
   });
 
+  // An Expect other than 100-continue: Node answers 417 with an empty body of its own unless
+  // the server listens for it. Answered in the contract's shape instead, never routed.
+  app.server.on(
+    "checkExpectation",
+    (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
+      req.resume();
+      const body = JSON.stringify(
+        errorBody(
+          "BadRequest",
+          `This server does not support "Expect: ${String(req.headers.expect).slice(0, 100)}" (only 100-continue); send the request without it`,
+        ),
+      );
+      res.writeHead(400, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+        connection: "close",
+      });
+      res.end(body);
+    },
+  );
   trackRequests(app, context);
   app.addHook("onRequest", requireHostHeader);
   if (isLoopbackHost(config.host))

@@ -21,6 +21,8 @@ export function isLoopbackName(hostname: string): boolean {
 
 /** The host name of a Host header value (`name`, `name:port`, `[v6]:port`), or undefined if malformed. */
 export function hostnameOf(authority: string): string | undefined {
+  // URL would take `localhost#x`, `localhost?x` as localhost and decode `%6cocalhost`: none is a host.
+  if (/[%?#]/.test(authority)) return undefined;
   try {
     const url = new URL(`http://${authority}`);
     return url.username || url.password || url.pathname !== "/" ? undefined : url.hostname;
@@ -32,10 +34,18 @@ export function hostnameOf(authority: string): string | undefined {
 /**
  * HTTP/1.1 requires a Host header (RFC 9112). Node answers its absence with a bare 400 of its
  * own; the server turns that check off (app.ts) and makes it here, in the contract's shape.
+ * Two Host lines are a 400 as well (RFC 9112 section 3.2): Node keeps the first and drops the
+ * others, so the host checked here need not be the one a proxy in front acted on.
  */
 export async function requireHostHeader(request: FastifyRequest, reply: FastifyReply) {
   if (request.raw.httpVersion === "1.1" && request.headers.host === undefined)
     return sendError(reply, "BadRequest", "An HTTP/1.1 request needs a Host header; send one and try again");
+  const raw = request.raw.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") hosts++;
+  if (hosts > 1)
+    return sendError(reply, "BadRequest", "The request has more than one Host header; send exactly one");
 }
 
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;

@@ -81,11 +81,17 @@ export async function chatRoutes(app: FastifyInstance): Promise<void> {
 
       reply.hijack();
       const res = reply.raw;
-      const sse = openSse(res, {
-        "x-request-id": request.id,
-        ...modelHeaders,
-        ...(ctx.closing ? { connection: "close" } : {}),
-      });
+      const sse = openSse(
+        res,
+        {
+          "x-request-id": request.id,
+          ...modelHeaders,
+          ...(ctx.closing ? { connection: "close" } : {}),
+        },
+        undefined,
+        // A client that stopped reading an answer is treated like an idle connection.
+        ctx.config.keepAliveTimeoutMs,
+      );
       const cancel = requestCancellation(res, ctx.work);
       const signal = cancel.signal;
 

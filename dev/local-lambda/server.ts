@@ -187,6 +187,10 @@ async function handleInvoke(
   if (text.trim() !== "") {
     try {
       event = JSON.parse(text);
+      // The worker gets the event re-serialised: JSON.parse takes any depth, JSON.stringify
+      // overflows the stack on ~10^5 nested brackets. Refused here, before a worker is taken;
+      // thrown inside WorkerPool.submit it left that worker busy with a job nobody answers.
+      JSON.stringify(event);
     } catch (err) {
       return sendError(
         res,

@@ -195,6 +195,10 @@ describe("bound to loopback, only loopback names are answered (DNS rebinding)", 
     "attacker.com:80",
     "localhost@evil.example",
     "[::2]",
+    // Not host names, though URL parsing reads localhost in each.
+    "localhost#evil.example",
+    "localhost?evil.example",
+    "%6cocalhost",
   ];
   it.each(refused)("Host: %s is refused with 403 before any work", async (name) => {
     const response = await rawRequest(
@@ -227,6 +231,23 @@ describe("bound to loopback, only loopback names are answered (DNS rebinding)", 
       }),
     );
     expect(response.status).toBe(403);
+    expect(lambda.invocations).toHaveLength(0);
+  });
+
+  it.each([
+    ["loopback first", ["localhost", "evil.example"]],
+    ["loopback last", ["evil.example", "localhost"]],
+    ["the same twice", ["localhost", "localhost"]],
+  ])("two Host headers (%s) are a 400 in the contract's shape, before any work", async (_name, names) => {
+    const body = BODIES["/api/execute"]!;
+    const response = await rawRequest(
+      stack.backend.port,
+      `POST /api/execute HTTP/1.1\r\n${names.map((n) => `Host: ${n}\r\n`).join("")}Authorization: Bearer ${TOKEN}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(response.status).toBe(400);
+    expectContractError(response);
+    expect(JSON.parse(response.body).error.type).toBe("BadRequest");
     expect(lambda.invocations).toHaveLength(0);
   });
 

@@ -299,6 +299,28 @@ describe("npm start (the local stack)", () => {
     expect(text).toMatch(/local stack stopped\n$/);
   });
 
+  it("SIGTERM to npm alone (a supervisor, `docker stop` with npm as PID 1) stops the whole stack, leaving no process", async () => {
+    const { child, match } = await startAndWaitFor(
+      "npm",
+      ["start", "--silent", "--", "--fake-gemini", "--port", "0", "--workers", "2"],
+      { ...process.env, LOG_LEVEL: "info", LOG_FORMAT: "", GEMINI_API_KEY: "" },
+      /local stack ready: (http:\/\/localhost:\d+)/,
+    );
+    const url = match[1]!;
+    const stack = descendants(child.pid!);
+    // npm, the shell it may run, tsx, node, two workers and their zygotes.
+    expect(stack.length).toBeGreaterThanOrEqual(6);
+    child.kill("SIGTERM"); // npm's pid only, not its group: npm passes it on to its script
+    await exited(child);
+    const deadline = Date.now() + 15000;
+    while (stack.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const left = stack.filter(alive);
+    const commands = left.map((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "));
+    for (const pid of left) process.kill(pid, "SIGKILL"); // a failing run leaves nothing either
+    expect(commands).toEqual([]);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
   it("a bad option is one line that says what to do", () => {
     const run = spawnSync("npm", ["start", "--silent", "--", "--prot", "8080"], {
       cwd: ROOT,
@@ -327,3 +349,35 @@ describe("npm start (the local stack)", () => {
     }
   });
 });
+
+/** Every process below `root` (children, grandchildren...), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents)
+      if (parent === pid) {
+        found.push(child);
+        walk(child);
+      }
+  };
+  walk(root);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -256,6 +256,14 @@ describe("every non-2xx is in the contract's error shape, the framework's own in
       413,
     ],
     ["CONNECT", () => ask(`CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n`), 405],
+    [
+      "an Expect other than 100-continue",
+      () =>
+        ask(
+          `POST /api/execute HTTP/1.1\r\n${H()}Expect: x-unknown\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+        ),
+      400,
+    ],
     ["a wrong method", () => ask(`GET /api/chat HTTP/1.1\r\n${H()}Connection: close\r\n\r\n`), 405],
     ["a route that does not exist", () => ask(`GET /nope HTTP/1.1\r\n${H()}Connection: close\r\n\r\n`), 404],
   ];

@@ -145,6 +145,66 @@ describe("slow answers are not slow clients", () => {
   });
 });
 
+/** How many bytes loopback TCP takes from a writer whose reader has stopped reading (kernel buffers). */
+async function loopbackAbsorbs(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const reader = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+  reader.pause();
+  const [writer] = (await new Promise((r) => server.once("connection", (c) => r([c])))) as [net.Socket];
+  const chunk = Buffer.alloc(16384);
+  let written = 0;
+  for (let settled = 0; settled < 5;) {
+    while (writer.write(chunk)) written += chunk.length;
+    written += chunk.length;
+    const pending = writer.writableLength;
+    await new Promise((r) => setTimeout(r, 100));
+    settled = writer.writableLength === pending ? settled + 1 : 0;
+  }
+  const absorbed = written - writer.writableLength;
+  reader.destroy();
+  writer.destroy();
+  server.close();
+  return absorbed;
+}
+
+describe("a client that stops reading", () => {
+  it("cannot keep its chat's stream slot: an answer it never takes is dropped once nothing moves for KEEP_ALIVE_TIMEOUT_MS", async () => {
+    // An answer larger than what the kernel takes for the reader, but with less than the
+    // 2 MiB the stream may buffer left over: the turn ends with bytes no one will read.
+    const total = (await loopbackAbsorbs()) + 1024 * 1024;
+    const delta = "x".repeat(16384);
+    const s = await startStack(
+      () => reply.text(...Array<string>(Math.ceil(total / delta.length)).fill(delta)),
+      undefined,
+      {
+        MAX_OPEN_STREAMS: "1",
+        KEEP_ALIVE_TIMEOUT_MS: "1000",
+      },
+    );
+    const stalled = net.connect(s.backend.port, "127.0.0.1");
+    try {
+      const body = JSON.stringify({ messages: [{ role: "user", content: "a long answer, please" }] });
+      stalled.write(
+        `POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      stalled.pause();
+      stalled.on("error", () => undefined);
+      // The turn ends within a few seconds; about a second after it, nothing having moved, the
+      // server closes the response (its log line is written then). Before, it stayed open, and
+      // the replica's only stream slot taken, for as long as the client kept the socket.
+      const chatLine = () => s.logs.find((l) => l.msg === "request" && l["url"] === "/api/chat");
+      await eventually(() => chatLine() !== undefined, 20000, "the stalled chat to be closed");
+      expect(chatLine()).toMatchObject({ statusCode: 200, aborted: true });
+      const next = await chat(s.backend.url, "my turn");
+      expect(next.status).toBe(200);
+    } finally {
+      stalled.destroy();
+      await s.close();
+    }
+  });
+});
+
 describe("the defaults, on a real server", () => {
   it("headers 20 s, the whole request 60 s, idle keep-alive 65 s (longer than a load balancer's 60 s)", async () => {
     const plain = await startBackend({ port: 0, env: { LOG_LEVEL: "silent" } });

@@ -351,6 +351,19 @@ describe("local runtime against hostile and careless requests", () => {
     expect(decode((await invokeCode("print(6 * 7)")).Payload)).toMatchObject({ stdout: "42\n" });
   });
 
+  it("refuses a payload nested too deeply to re-serialise with a 400, and every worker stays in service", async () => {
+    // JSON.parse takes it; handing it to a worker (JSON.stringify) overflows the stack. This
+    // once left the worker marked busy forever: one request per worker stopped the runtime.
+    const deep = `{"code":"print(1)","x":${"[".repeat(200000)}${"]".repeat(200000)}}`;
+    for (let i = 0; i < 3; i++) {
+      const res = await rawPost(invokePath, deep);
+      expect(res.status).toBe(400);
+      expect(res.headers.get("x-amzn-errortype")).toBe("InvalidRequestContentException");
+    }
+    const answers = await Promise.all([1, 2, 3, 4].map((n) => invokeCode(`print(${n} * 7)`)));
+    expect(answers.map((a) => decode(a.Payload)["stdout"])).toEqual(["7\n", "14\n", "21\n", "28\n"]);
+  });
+
   it("answers a garbage request line with 400 and keeps serving", async () => {
     const reply = await rawHttp(sandbox.url, "\x00\x01 garbage\r\n\r\n");
     expect(reply).toMatch(/^HTTP\/1\.1 400/);
