@@ -38,7 +38,11 @@ export function trackRequests(app: FastifyInstance, ctx: BackendContext): void {
           durationMs: Math.round(reply.elapsedTime),
           client: request.ip,
           ...request.logFields,
-          ...(aborted ? { aborted: true } : {}),
+          // The client left first: a route's own outcome (a chat turn's) was not reached yet
+          // when this line is written, and says "aborted", as the route's metric will.
+          ...(aborted
+            ? { aborted: true, ...("outcome" in request.logFields ? { outcome: "aborted" } : {}) }
+            : {}),
         },
         "request",
       );

@@ -89,6 +89,7 @@ describe("a client that goes away", () => {
     expect(s.logs.find((l) => l.msg === "request")).toMatchObject({
       url: "/api/chat",
       aborted: true,
+      outcome: "aborted",
       statusCode: 200,
     });
     await new Promise((r) => setTimeout(r, 300));
