@@ -182,15 +182,15 @@ async function handleInvoke(
       `Request must be smaller than ${MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation`,
     );
   }
-  let event: unknown = {};
+  let eventJson = "{}";
   const text = body.toString("utf8");
   if (text.trim() !== "") {
     try {
-      event = JSON.parse(text);
-      // The worker gets the event re-serialised: JSON.parse takes any depth, JSON.stringify
-      // overflows the stack on ~10^5 nested brackets. Refused here, before a worker is taken;
-      // thrown inside WorkerPool.submit it left that worker busy with a job nobody answers.
-      JSON.stringify(event);
+      // Parsed, then serialised once for the worker, here: JSON.parse takes any depth but
+      // JSON.stringify overflows the stack on ~10^5 nested brackets, so such a payload is
+      // refused before a worker is taken (thrown while handing the job over, it left that
+      // worker busy with a job nobody answers).
+      eventJson = JSON.stringify(JSON.parse(text));
     } catch (err) {
       return sendError(
         res,
@@ -217,7 +217,7 @@ async function handleInvoke(
   }
   let job: Job | undefined;
   const outcome = new Promise<InvokeOutcome>((resolve) => {
-    job = { requestId, event, resolve };
+    job = { requestId, eventJson, resolve };
   });
   if (!pool.submit(job!)) return sendError(res, 429, "TooManyRequestsException", "Rate Exceeded.");
   if (invocationType === "Event") {

@@ -19,7 +19,8 @@ export type InvokeOutcome = { ok: true; payload: string } | ({ ok: false } & Fun
 
 export interface Job {
   requestId: string;
-  event: unknown;
+  /** The invocation event, as JSON (serialised once, where the request was read). */
+  eventJson: string;
   resolve(outcome: InvokeOutcome): void;
   /** Set once the worker has read the request: from then on a crash is the invocation's. */
   acknowledged?: boolean;
@@ -116,14 +117,14 @@ export class Worker {
 
   run(job: Job, timeoutMs: number): void {
     this.busy = job;
-    const request = {
+    const request = JSON.stringify({
       id: ++this.nextId,
       requestId: job.requestId,
-      event: job.event,
       deadlineMs: Date.now() + timeoutMs,
       functionName: this.pool.functionName,
-    };
-    (this.process.stdio[3] as Writable).write(JSON.stringify(request) + "\n");
+    });
+    // The event goes in as the JSON it already is: `{...rest, "event": <event>}`.
+    (this.process.stdio[3] as Writable).write(`${request.slice(0, -1)},"event":${job.eventJson}}\n`);
     // Lambda's own function timeout: the environment is killed and replaced.
     this.timer = setTimeout(() => {
       this.finish({
