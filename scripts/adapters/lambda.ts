@@ -2,9 +2,10 @@
  * The sandbox function, invoked directly (Lambda Invoke with the contract's request event): how
  * doctor's function-invoke and function-sandbox checks and `smoke --function` run code without
  * the backend. What comes back is read leniently, as a report reads it: a payload that is not
- * a sandbox response is said to be one, a function error is told apart from an answer.
+ * a sandbox response is said to be one, a function error is told apart from an answer. Also
+ * the function's environment, for the module list smoke checks.
  */
-import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import type { SandboxRequest } from "../../contract/sandbox";
 import { readSandboxAnswer, type SandboxAnswer } from "./sandbox-answer";
 
@@ -46,4 +47,17 @@ export async function invokeSandbox(
     parsed = text;
   }
   return { kind: "answer", answer: readSandboxAnswer(parsed, `Lambda ${functionName}`) };
+}
+
+/** The function's environment variables (none set: empty); AWS errors are thrown. */
+export async function functionEnvironment(
+  client: LambdaClient,
+  functionName: string,
+  signal?: AbortSignal,
+): Promise<Record<string, string>> {
+  const fn = await client.send(
+    new GetFunctionConfigurationCommand({ FunctionName: functionName }),
+    signal ? { abortSignal: signal } : {},
+  );
+  return fn.Environment?.Variables ?? {};
 }

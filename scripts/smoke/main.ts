@@ -3,12 +3,12 @@
 // sandbox (/api/execute, or the function itself with --function). --junit FILE for CI.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DEFAULT_ALLOWED_MODULES, MODULE_NAME, splitModuleList } from "../../contract/sandbox-modules";
 import { SANDBOX_ENV } from "../../contract/sandbox";
 import { lambdaInvokeClient, makeClient } from "../adapters/aws";
 import { chat, executeViaBackend } from "../adapters/backend-http";
-import { invokeSandbox } from "../adapters/lambda";
+import { functionEnvironment, invokeSandbox } from "../adapters/lambda";
 import {
   SHARED_FLAGS,
   UsageError,
@@ -100,11 +100,12 @@ async function allowedModules(
   if (given !== undefined || !functionNamed) return parseModules(given);
   const name = targets.functionName;
   try {
-    const fn = await makeClient(LambdaClient, { region: targets.region }).send(
-      new GetFunctionConfigurationCommand({ FunctionName: name }),
-      { abortSignal: AbortSignal.timeout(15_000) },
+    const environment = await functionEnvironment(
+      makeClient(LambdaClient, { region: targets.region }),
+      name,
+      AbortSignal.timeout(15_000),
     );
-    const raw = fn.Environment?.Variables?.[SANDBOX_ENV.allowedModules];
+    const raw = environment[SANDBOX_ENV.allowedModules];
     const modules = raw === undefined ? [] : splitModuleList(raw).filter((m) => MODULE_NAME.test(m));
     if (modules.length > 0) {
       process.stderr.write(
